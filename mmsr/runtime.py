@@ -1,0 +1,62 @@
+"""Run modes, device choice and seeding: the few switches every chapter and script shares.
+
+Run modes are read in exactly one place (:func:`get_mode`) and passed down as plain arguments:
+
+* ``smoke``   -- tiny sizes so that CI executes every notebook in seconds;
+* ``default`` -- what a reader gets: pretrained weights where a chapter has them, short demo training,
+  real data when a data root is set (``MMSR_DATA``), else the embedded default;
+* ``full``    -- retrain everything as the papers did; meant for a GPU.
+"""
+from __future__ import annotations
+
+import os
+import random
+from typing import Optional
+
+import numpy as np
+import torch
+
+MODES = ("smoke", "default", "full")
+MODE_ENV = "MMSR_MODE"
+
+
+def get_mode(mode: Optional[str] = None) -> str:
+    """Return the run mode: ``mode`` if given, else ``$MMSR_MODE``, else ``"default"``."""
+    chosen = mode if mode is not None else os.environ.get(MODE_ENV, "default")
+    chosen = str(chosen).strip().lower()
+    if chosen not in MODES:
+        raise ValueError(f"unknown run mode {chosen!r}; expected one of {MODES} (set via argument or ${MODE_ENV})")
+    return chosen
+
+
+def try_gpu(prefer: Optional[str] = None) -> torch.device:
+    """Pick the best available device: cuda > mps > cpu (or ``prefer`` if given and available)."""
+    if prefer is not None:
+        dev = torch.device(prefer)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("CUDA was requested but is not available on this machine")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (all devices) so that a run is repeatable."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed) % 2**32)
+    torch.manual_seed(int(seed))
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(int(seed))
+
+
+def in_colab() -> bool:
+    """True when running inside Google Colab."""
+    import sys
+
+    return "google.colab" in sys.modules
