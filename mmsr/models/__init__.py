@@ -1,0 +1,19 @@
+"""Models: plain ``torch.nn.Module``s that take tensors and know nothing of files, datasets or run modes.
+
+Every super-resolution model is called as ``model(lr, guide)`` with ``lr`` of shape ``(N, 1, h, w)`` and
+``guide`` of shape ``(N, C, h*s, w*s)`` (values in [0, 1]) and returns ``(N, 1, h*s, w*s)``;
+single-image models accept and ignore the guide.
+"""
+from .guided_filter import GuidedFilterUpsampler, box_filter, guided_filter
+from .srcnn import SRCNN
+
+__all__ = ["SRCNN", "GuidedFilterUpsampler", "guided_filter", "box_filter", "build_model", "MODELS"]
+
+MODELS = {"srcnn": SRCNN, "guided_filter": GuidedFilterUpsampler}
+
+
+def build_model(name: str, **kwargs):
+    """Build a model by name (see :data:`MODELS`)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; expected one of {sorted(MODELS)}")
+    return MODELS[name](**kwargs)

@@ -1,0 +1,383 @@
+"""One small trainer for every chapter: device-agnostic, AMP on CUDA, progress bars, periodic validation,
+checkpoints with exact resume, atomic JSON result records, and multi-GPU data parallel through ``torchrun``.
+
+Determinism and exact resume rest on one rule: **the batch of step ``k`` is a pure function of
+``(seed, k, rank)``** (see :func:`patch_batches`). A checkpoint stores the model, the optimizer, the AMP
+scaler, the RNG states and the step; resuming from it replays exactly the same remaining steps, so a run
+that is killed and resumed ends with the same weights as one that was not (checked in the tests on CPU).
+
+Data parallel: launched as ``torchrun --nproc_per_node N -m mmsr.train ...`` (``WORLD_SIZE > 1`` in the
+environment), each process takes its own slice of every global batch, gradients are averaged by
+``DistributedDataParallel`` (NCCL on GPUs, gloo on CPU), and only rank 0 writes checkpoints and records.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checks import CheckpointMismatchError
+from .runtime import seed_everything, try_gpu
+
+Batch = tuple  # (inputs tuple, target)
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run (recorded verbatim in checkpoints and result records)."""
+
+    steps: int = 1000
+    batch_size: int = 32  # global batch (split across processes under DDP)
+    lr: float = 1e-3
+    lr_milestones: tuple = ()  # steps at which the learning rate is multiplied by lr_gamma
+    lr_gamma: float = 0.5
+    weight_decay: float = 0.0
+    loss: str = "mse"  # "mse" or "l1"
+    grad_clip: Optional[float] = None
+    val_every: int = 0  # 0: validate only at the end
+    ckpt_every: int = 0  # 0: checkpoint only at the end
+    seed: int = 0
+    amp: bool = True  # bfloat16 autocast, used only on CUDA
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.steps < 0 or self.batch_size < 1:
+            raise ValueError(f"steps must be >= 0 and batch_size >= 1, got {self.steps}, {self.batch_size}")
+        if self.loss not in ("mse", "l1"):
+            raise ValueError(f"unknown loss {self.loss!r}; expected 'mse' or 'l1'")
+        self.lr_milestones = tuple(int(m) for m in self.lr_milestones)
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of step ``step`` (piecewise constant; a function of the step, so resume is exact)."""
+        return self.lr * self.lr_gamma ** sum(step >= m for m in self.lr_milestones)
+
+
+# ----------------------------------------------------------------------------------------- small utilities
+def atomic_write_json(path, obj) -> Path:
+    """Write JSON to a temporary file in the same folder, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=True, default=_json_default)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, torch.device):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def atomic_torch_save(obj, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def git_commit() -> str:
+    """The current git commit of the project (with ``-dirty`` if uncommitted changes), or ``"unknown"``."""
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        if sha.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return sha.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def device_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"{device.type}:{platform.processor() or platform.machine()} ({os.cpu_count()} logical cores)"
+
+
+def model_signature(model: nn.Module) -> dict:
+    """What must match for a checkpoint to load: the class and every parameter/buffer name and shape."""
+    m = model.module if hasattr(model, "module") else model
+    return {"class": type(m).__name__, "extra": m.extra_repr(),
+            "tensors": {k: list(v.shape) for k, v in m.state_dict().items()}}
+
+
+def check_signature(saved: dict, model: nn.Module, path) -> None:
+    now = model_signature(model)
+    if saved != now:
+        diffs = []
+        if saved.get("class") != now["class"]:
+            diffs.append(f"class {saved.get('class')} vs {now['class']}")
+        st, nt = saved.get("tensors", {}), now["tensors"]
+        for k in sorted(set(st) | set(nt)):
+            if st.get(k) != nt.get(k):
+                diffs.append(f"{k}: {st.get(k)} vs {nt.get(k)}")
+                if len(diffs) > 4:
+                    break
+        if saved.get("extra") != now["extra"] and not diffs:
+            diffs.append(f"configuration {saved.get('extra')!r} vs {now['extra']!r}")
+        raise CheckpointMismatchError(f"checkpoint {path} was written for a different model ({'; '.join(diffs)})")
+
+
+def load_weights(model: nn.Module, path, map_location="cpu") -> nn.Module:
+    """Load weights saved by the trainer (``weights.pt`` or a checkpoint), checking the model signature."""
+    obj = torch.load(path, map_location=map_location, weights_only=False)
+    if not isinstance(obj, dict) or "model" not in obj or "signature" not in obj:
+        raise CheckpointMismatchError(f"{path} is not an mmsr weights file or checkpoint")
+    check_signature(obj["signature"], model, path)
+    model.load_state_dict(obj["model"])
+    return model
+
+
+# ------------------------------------------------------------------------------------------------ batches
+def patch_batches(patches, batch_size: int, seed: int) -> Callable[[int, int, int], Batch]:
+    """Batches from a fixed :class:`~mmsr.data.patches.PatchSet`: epoch ``e`` visits the patches in the
+    permutation seeded by ``(seed, e)``; step ``k`` takes the ``k``-th slice; rank ``r`` of ``w`` processes takes
+    the ``r``-th part of it. Returns ``((lr, guide), hr)``."""
+    n = len(patches)
+    if batch_size > n:
+        raise ValueError(f"batch size {batch_size} exceeds the number of patches {n}")
+    per_epoch = n // batch_size
+
+    def get(step: int, rank: int = 0, world: int = 1) -> Batch:
+        epoch, pos = divmod(step, per_epoch)
+        perm = np.random.default_rng([seed, epoch]).permutation(n)
+        idx = perm[pos * batch_size:(pos + 1) * batch_size]
+        idx = np.array_split(idx, world)[rank]
+        lr, g, hr = patches.batch(torch.from_numpy(idx))
+        return (lr, g), hr
+
+    return get
+
+
+# ------------------------------------------------------------------------------------------------ trainer
+@dataclass
+class TrainResult:
+    model: nn.Module
+    record: dict
+    history: list = field(default_factory=list)
+
+
+class Trainer:
+    """Train ``model`` on ``batches(step, rank, world) -> ((inputs...), target)``.
+
+    ``validate(model) -> dict`` is called every ``val_every`` steps and at the end (rank 0 only).
+    ``out_dir`` (optional) receives ``checkpoint.pt`` (latest), ``weights.pt`` (final) and ``record.json``.
+    ``meta`` is copied into the record (model name, data split, scale, ...).
+    """
+
+    def __init__(self, model: nn.Module, config: TrainConfig, batches: Callable[[int, int, int], Batch],
+                 validate: Optional[Callable[[nn.Module], dict]] = None, out_dir=None, device=None,
+                 meta: Optional[dict] = None):
+        self.config = config
+        self.batches = batches
+        self.validate = validate
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.meta = dict(meta or {})
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.distributed = self.world > 1
+        if self.distributed:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                backend = "nccl" if torch.cuda.is_available() else "gloo"
+                dist.init_process_group(backend)
+            if torch.cuda.is_available():
+                local = int(os.environ.get("LOCAL_RANK", "0"))
+                torch.cuda.set_device(local)
+                device = torch.device("cuda", local)
+            else:
+                device = torch.device("cpu")
+        self.device = torch.device(device) if device is not None else try_gpu()
+        seed_everything(config.seed)
+        self.model = model.to(self.device)
+        self.signature = model_signature(self.model)
+        self.net = self.model
+        if self.distributed:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            self.net = DDP(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.use_amp = bool(config.amp and self.device.type == "cuda")
+        self.step = 0
+        self.history: list[dict] = []
+        self.train_seconds = 0.0
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Optional[Path]:
+        return self.out_dir / "checkpoint.pt" if self.out_dir is not None else None
+
+    def state(self) -> dict:
+        return {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
+            "signature": self.signature, "config": dataclasses.asdict(self.config), "history": self.history,
+            "train_seconds": self.train_seconds, "meta": self.meta,
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+        }
+
+    def save_checkpoint(self) -> None:
+        if self.checkpoint_path is not None and self.rank == 0:
+            atomic_torch_save(self.state(), self.checkpoint_path)
+        if self.distributed:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def load_checkpoint(self, path) -> None:
+        ck = torch.load(path, map_location=self.device, weights_only=False)
+        if not isinstance(ck, dict) or "signature" not in ck:
+            raise CheckpointMismatchError(f"{path} is not an mmsr checkpoint")
+        check_signature(ck["signature"], self.model, path)
+        saved_cfg = {k: v for k, v in ck["config"].items() if k not in ("steps", "progress", "val_every", "ckpt_every")}
+        now_cfg = {k: v for k, v in dataclasses.asdict(self.config).items() if k in saved_cfg}
+        now_cfg["lr_milestones"] = list(now_cfg["lr_milestones"])
+        saved_cfg["lr_milestones"] = list(saved_cfg["lr_milestones"])
+        if saved_cfg != now_cfg:
+            raise CheckpointMismatchError(f"checkpoint {path} was written with another configuration: "
+                                          f"{saved_cfg} vs {now_cfg}")
+        self.model.load_state_dict(ck["model"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.step = int(ck["step"])
+        self.history = list(ck["history"])
+        self.train_seconds = float(ck.get("train_seconds", 0.0))
+        torch.set_rng_state(ck["rng"]["torch"].cpu())
+        np.random.set_state(ck["rng"]["numpy"])
+        if ck["rng"].get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in ck["rng"]["cuda"]])
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def _loss(self, pred, target):
+        return F.mse_loss(pred, target) if self.config.loss == "mse" else F.l1_loss(pred, target)
+
+    def _validate(self) -> Optional[dict]:
+        if self.validate is None or self.rank != 0:
+            return None
+        self.model.eval()
+        with torch.no_grad():
+            metrics = self.validate(self.model)
+        self.model.train()
+        entry = {"step": self.step, **{k: float(v) for k, v in metrics.items()}}
+        self.history.append(entry)
+        return entry
+
+    def fit(self, resume: bool = True, stop_after: Optional[int] = None) -> TrainResult:
+        """Train to ``config.steps`` (resuming from ``out_dir/checkpoint.pt`` when ``resume``).
+
+        ``stop_after`` stops early after that many steps of *this call* (as if killed after a checkpoint):
+        used to demonstrate and test resuming.
+        """
+        cfg = self.config
+        if resume and self.checkpoint_path is not None and self.checkpoint_path.is_file():
+            self.load_checkpoint(self.checkpoint_path)
+        self.model.train()
+        bar = None
+        if cfg.progress and self.rank == 0:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.steps, initial=self.step, desc=self.meta.get("name", "train"), leave=False)
+        last_loss = float("nan")
+        done_here = 0
+        t_start = time.perf_counter()
+        while self.step < cfg.steps:
+            (inputs, target) = self.batches(self.step, self.rank, self.world)
+            inputs = tuple(t.to(self.device, non_blocking=True) for t in inputs)
+            target = target.to(self.device, non_blocking=True)
+            for group in self.optimizer.param_groups:
+                group["lr"] = cfg.lr_at(self.step)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
+                pred = self.net(*inputs)
+            loss = self._loss(pred.float(), target)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            self.optimizer.step()
+            self.step += 1
+            done_here += 1
+            if bar is not None:
+                bar.update(1)
+                if self.step % 10 == 0 or self.step == cfg.steps:
+                    last_loss = float(loss.detach())
+                    bar.set_postfix(loss=f"{last_loss:.3g}")
+            if cfg.val_every and self.step % cfg.val_every == 0 and self.step < cfg.steps:
+                entry = self._validate()
+                if bar is not None and entry:
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in entry.items() if k != "step"})
+            if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.steps:
+                self.train_seconds += time.perf_counter() - t_start
+                t_start = time.perf_counter()
+                self.save_checkpoint()
+            if stop_after is not None and done_here >= stop_after and self.step < cfg.steps:
+                self.train_seconds += time.perf_counter() - t_start
+                self.save_checkpoint()
+                if bar is not None:
+                    bar.close()
+                return TrainResult(self.model, {}, self.history)
+        if bar is not None:
+            bar.close()
+        self.train_seconds += time.perf_counter() - t_start
+        final = self._validate()
+        self.save_checkpoint()
+        record = self.make_record(final, last_loss)
+        if self.out_dir is not None and self.rank == 0:
+            atomic_torch_save({"model": self.model.state_dict(), "signature": self.signature,
+                               "config": dataclasses.asdict(cfg), "meta": self.meta}, self.out_dir / "weights.pt")
+            atomic_write_json(self.out_dir / "record.json", record)
+        return TrainResult(self.model, record, self.history)
+
+    def make_record(self, final: Optional[dict], last_loss: float) -> dict:
+        n_params = sum(p.numel() for p in self.model.parameters())
+        return {
+            "kind": "training",
+            "meta": self.meta,
+            "config": dataclasses.asdict(self.config),
+            "final_validation": final,
+            "history": self.history,
+            "last_train_loss": None if math.isnan(last_loss) else last_loss,
+            "parameters": n_params,
+            "steps": self.step,
+            "world_size": self.world,
+            "train_seconds": round(self.train_seconds, 3),
+            "device": device_description(self.device),
+            "torch": torch.__version__,
+            "git_commit": git_commit(),
+            "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
