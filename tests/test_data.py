@@ -1,0 +1,120 @@
+import shutil
+
+import numpy as np
+import pytest
+
+from mmsr.checks import DataNotFoundError
+from mmsr.data import (EPFL_NIR_TEST, GuidedPair, PatchSampler, embedded_pairs, load_cave, load_epfl_nir,
+                       load_middlebury2005, load_pairs, nir_pairs)
+from mmsr.data.embedded import pseudo_nir
+from mmsr.degrade import degrade, modcrop
+
+
+def test_embedded_default_needs_no_data():
+    train, source = nir_pairs("train")
+    test, _ = nir_pairs("test")
+    assert source == "embedded"
+    assert {p.name for p in train}.isdisjoint({p.name for p in test})
+    moto = [p for p in test if p.name == "motorcycle"][0]
+    assert moto.target.dtype == np.uint8 and moto.guide.shape == moto.target.shape + (3,)
+    assert moto.meta["filled"] > 0  # the non-finite disparities were filled
+
+
+def test_pseudo_nir_is_documented_formula():
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    rgb[..., 1] = 255  # pure green: 0.25 + 0.9 + 0.4 -> clipped to 1
+    out = pseudo_nir(rgb)
+    assert out.dtype == np.uint8 and out.max() <= 255 and out[0, 0] == 255
+
+
+def test_pair_rejects_bad_input():
+    with pytest.raises(ValueError, match="does not match"):
+        GuidedPair("x", np.zeros((10, 10), np.uint8), np.zeros((10, 12, 3), np.uint8))
+    with pytest.raises(ValueError, match="channel"):
+        GuidedPair("x", np.zeros((10, 10, 3), np.uint8), np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(ValueError, match="channel"):
+        GuidedPair("x", np.zeros((10, 10), np.uint8), np.zeros((10, 10, 2), np.uint8))
+    bad = np.zeros((10, 10))
+    bad[2, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        GuidedPair("x", bad, np.zeros((10, 10, 3)))
+    with pytest.raises(TypeError, match="dtype"):
+        GuidedPair("x", np.zeros((10, 10), dtype=complex), np.zeros((10, 10, 3)))
+
+
+def test_unknown_dataset_and_missing_root(tmp_path):
+    with pytest.raises(ValueError, match="unknown dataset 'nope'"):
+        load_pairs("nope")
+    with pytest.raises(DataNotFoundError, match="MMSR_DATA"):
+        load_epfl_nir("test")
+    with pytest.raises(DataNotFoundError, match="nirscene1"):
+        load_epfl_nir("test", tmp_path)
+    with pytest.raises(DataNotFoundError, match="not a directory"):
+        load_epfl_nir("test", tmp_path / "absent")
+
+
+def test_missing_file_is_named(tmp_path):
+    (tmp_path / "nirscene1" / "urban").mkdir(parents=True)
+    with pytest.raises(DataNotFoundError, match=r"0004_nir\.tiff.*nirscene1"):
+        load_epfl_nir("test", tmp_path)
+
+
+def test_patches_are_aligned_and_deterministic():
+    pairs = embedded_pairs("train")[:2]
+    s = PatchSampler(pairs, 4, 32, guide="gray", augment=False)
+    a, b = s.sample(6, seed=3), s.sample(6, seed=3)
+    assert np.array_equal(a.hr.numpy(), b.hr.numpy()) and np.array_equal(a.source, b.source)
+    assert a.lr.shape == (6, 1, 8, 8) and a.guide.shape == (6, 1, 32, 32) and a.hr.shape == (6, 1, 32, 32)
+    for k in range(6):
+        i, y, x = a.source[k]
+        hr = modcrop(pairs[i].target, 4)
+        assert np.allclose(a.hr[k, 0].numpy() * 255, hr[y:y + 32, x:x + 32])
+        lr_full = degrade(hr, 4)
+        assert np.allclose(a.lr[k, 0].numpy() * 255, lr_full[y // 4:y // 4 + 8, x // 4:x // 4 + 8], atol=1e-4)
+    with pytest.raises(ValueError, match="not divisible"):
+        PatchSampler(pairs, 3, 32)
+
+
+@pytest.mark.shared_data
+def test_epfl_splits_on_shared_layout(shared_data):
+    test = load_epfl_nir("test", shared_data)
+    assert [p.name for p in test] == list(EPFL_NIR_TEST)
+    train = load_epfl_nir("train", shared_data)
+    assert len(train) == 20  # 21 CDLSR training images less the duplicate of urban_0017
+    val = load_epfl_nir("val", shared_data)
+    rest = load_epfl_nir("train-minus-val", shared_data)
+    assert {p.name for p in val}.isdisjoint({p.name for p in rest}) and len(val) + len(rest) == len(train)
+    test_prints = {p.fingerprint() for p in test}
+    for split in ("train", "val", "train-minus-val"):
+        assert not test_prints & {p.fingerprint() for p in load_epfl_nir(split, shared_data)}
+
+
+@pytest.mark.shared_data
+def test_no_test_image_can_enter_training_in_publisher_layout(shared_data, tmp_path):
+    """Build a publisher-layout tree in which a test image also appears under another training name."""
+    src = shared_data / "epfl_rgbnir" / "Test_RGB_NIR"
+    for name in EPFL_NIR_TEST:
+        cat, idx = name.rsplit("_", 1)
+        (tmp_path / "nirscene1" / cat).mkdir(parents=True, exist_ok=True)
+        for m in ("rgb", "nir"):
+            shutil.copy(src / f"{idx}_{m}.tiff", tmp_path / "nirscene1" / cat / f"{idx}_{m}.tiff")
+    (tmp_path / "nirscene1" / "street").mkdir()
+    for m in ("rgb", "nir"):  # the test image urban_0006 disguised as street_0099
+        shutil.copy(src / f"0006_{m}.tiff", tmp_path / "nirscene1" / "street" / f"0099_{m}.tiff")
+        shutil.copy(shared_data / "epfl_rgbnir" / "Train_RGB_NIR" / f"0003_{m}.tiff",
+                    tmp_path / "nirscene1" / "street" / f"0100_{m}.tiff")
+    assert [p.name for p in load_epfl_nir("test", tmp_path)] == list(EPFL_NIR_TEST)
+    assert [p.name for p in load_epfl_nir("train", tmp_path)] == ["street_0100"]
+
+
+@pytest.mark.shared_data
+def test_other_real_loaders(shared_data):
+    cave = load_cave("test", shared_data)
+    assert len(cave) == 8 and all(p.bit_depth == 16 and p.target.dtype == np.uint16 for p in cave)
+    assert len(load_cave("train", shared_data)) == 20
+    mb = load_middlebury2005("test", shared_data)
+    assert [p.name for p in mb] == ["art", "books", "dolls", "laundry", "moebius", "reindeer"]
+    art = mb[0]
+    assert art.target.shape == (1088, 1376) and art.guide.shape == (1088, 1376, 3)
+    country = load_epfl_nir("country", shared_data)
+    assert len(country) == 52

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from mmsr.metrics import psnr, quantize, rgb_to_y, ssim
+
+
+@pytest.fixture
+def noisy(rng):
+    ref = rng.integers(0, 256, (41, 53)).astype(np.float64)  # odd sizes
+    est = np.clip(ref + rng.normal(0, 7, ref.shape), 0, 255)
+    return est, ref
+
+
+def test_psnr_matches_skimage(noisy):
+    est, ref = noisy
+    assert psnr(est, ref) == pytest.approx(peak_signal_noise_ratio(ref, est, data_range=255), abs=1e-10)
+
+
+def test_psnr_known_value():
+    ref = np.zeros((10, 10))
+    est = np.full((10, 10), 255.0 / 10)  # MSE = 25.5^2 -> PSNR = 20 dB
+    assert psnr(est, ref) == pytest.approx(20.0, abs=1e-12)
+
+
+def test_ssim_matches_skimage(noisy):
+    est, ref = noisy
+    expected = structural_similarity(est, ref, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                     data_range=255)
+    assert ssim(est, ref) == pytest.approx(expected, abs=1e-10)
+
+
+def test_identical_images():
+    x = np.random.default_rng(0).random((20, 20)) * 255
+    assert psnr(x, x) == float("inf")
+    assert ssim(x, x) == pytest.approx(1.0)
+
+
+def test_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="does not match"):
+        psnr(np.zeros((10, 10)), np.zeros((10, 11)))
+
+
+def test_crop_border_and_16bit_peak(noisy):
+    est, ref = noisy
+    cropped = psnr(est[4:-4, 4:-4], ref[4:-4, 4:-4])
+    assert psnr(est, ref, crop_border=4) == pytest.approx(cropped)
+    big = 10 * np.log10(65535.0**2 / np.mean((est - ref) ** 2))
+    assert psnr(est, ref, peak=65535) == pytest.approx(big)
+
+
+def test_y_channel_and_torch_input():
+    rgb = np.zeros((12, 12, 3))
+    assert np.allclose(rgb_to_y(rgb), 16.0)
+    assert np.allclose(rgb_to_y(np.full((2, 2, 3), 255.0)), 235.0)
+    t = torch.rand(1, 1, 16, 16) * 255
+    assert psnr(t, t.numpy()[0, 0]) == float("inf")
+
+
+def test_quantize_clips_and_rounds():
+    assert np.array_equal(quantize(np.array([[-3.2, 0.4, 254.6, 300.0]])), [[0, 0, 255, 255]])
+    assert quantize(np.array([[70000.0]]), bit_depth=16)[0, 0] == 65535
+
+
+def test_nan_rejected():
+    x = np.zeros((12, 12))
+    y = x.copy()
+    y[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        psnr(y, x)

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import torch
+
+from mmsr.evaluate import Bicubic, evaluate, mean_row
+from mmsr.models import SRCNN, GuidedFilterUpsampler, box_filter, build_model, guided_filter
+from mmsr.data import embedded_pairs
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_srcnn_shapes_and_gradients(scale):
+    m = SRCNN(scale, residual=True)
+    lr = torch.rand(2, 1, 7, 9, requires_grad=True)  # odd sizes
+    out = m(lr, None)
+    assert out.shape == (2, 1, 7 * scale, 9 * scale)
+    out.mean().backward()
+    assert lr.grad is not None and all(p.grad is not None for p in m.parameters())
+
+
+def test_srcnn_is_9_1_5():
+    m = SRCNN(2)
+    assert [c.kernel_size for c in (m.conv1, m.conv2, m.conv3)] == [(9, 9), (1, 1), (5, 5)]
+    assert (m.conv1.out_channels, m.conv2.out_channels) == (64, 32)
+
+
+def test_box_filter_matches_direct_mean(rng):
+    x = torch.tensor(rng.random((1, 1, 9, 11)))
+    r = 2
+    out = box_filter(x, r)
+    direct = np.zeros((9, 11))
+    a = x[0, 0].numpy()
+    for i in range(9):
+        for j in range(11):
+            direct[i, j] = a[max(0, i - r):i + r + 1, max(0, j - r):j + r + 1].mean()
+    assert np.allclose(out[0, 0].numpy(), direct)
+    assert torch.allclose(box_filter(x, 7), torch.tensor(direct).new_tensor(
+        [[a[max(0, i - 7):i + 8, max(0, j - 7):j + 8].mean() for j in range(11)] for i in range(9)])[None, None])
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_guided_filter_reproduces_linear_functions_of_the_guide(channels, rng):
+    guide = torch.tensor(rng.random((1, channels, 20, 23)))
+    coef = torch.tensor(rng.normal(size=channels)).view(1, channels, 1, 1)
+    p = (coef * guide).sum(1, keepdim=True) + 0.3
+    out = guided_filter(p, guide, radius=3, eps=1e-10)
+    assert torch.allclose(out, p, atol=1e-5)
+
+
+def test_guided_filter_errors():
+    with pytest.raises(ValueError, match="does not match"):
+        guided_filter(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 9), 2, 1e-3)
+    with pytest.raises(ValueError, match="eps"):
+        guided_filter(torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8), 2, 0)
+
+
+def test_guided_filter_beats_bicubic_on_embedded_default():
+    pairs = embedded_pairs("test")[:2]
+    bic = mean_row(evaluate(Bicubic(4), pairs, 4, with_ssim=False))["psnr"]
+    gf = mean_row(evaluate(GuidedFilterUpsampler(4, 8, 1e-5), pairs, 4, with_ssim=False))["psnr"]
+    assert gf > bic
+
+
+def test_build_model():
+    assert isinstance(build_model("srcnn", scale=2), SRCNN)
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("nope")

@@ -1,0 +1,29 @@
+"""Every chapter executes end to end with papermill in smoke mode (outputs discarded).
+
+The cells whose stored output must be reproduced are checked separately by nbval (``--nbval-lax``)."""
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no chapters found"
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes_in_smoke_mode(path, tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    papermill.execute_notebook(str(path), str(tmp_path / path.name), parameters={"MODE": "smoke"},
+                               cwd=str(tmp_path), kernel_name="python3", progress_bar=False)
+
+
+def test_every_notebook_has_a_parameters_cell():
+    import json
+
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text())["cells"]
+        assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), path.name

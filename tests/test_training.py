@@ -1,0 +1,118 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from mmsr.checks import CheckpointMismatchError
+from mmsr.training import TrainConfig, Trainer, atomic_write_json, load_weights, patch_batches
+
+
+def tiny_model():
+    torch.manual_seed(0)
+    return nn.Conv2d(1, 1, 3, padding=1)
+
+
+def synthetic_batches(step, rank=0, world=1):
+    g = torch.Generator().manual_seed(1000 + step)
+    x = torch.rand(8, 1, 6, 6, generator=g)
+    y = 0.5 * x + 0.1
+    part = torch.arange(8).chunk(world)[rank]
+    return (x[part],), y[part]
+
+
+def _cfg(**kw):
+    base = dict(steps=20, batch_size=8, lr=1e-2, progress=False, seed=0, ckpt_every=5)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_training_reduces_loss_and_writes_record(tmp_path):
+    val = lambda m: {"mse": float(((m(synthetic_batches(99)[0][0]) - synthetic_batches(99)[1]) ** 2).mean().detach())}
+    before = val(tiny_model())["mse"]
+    res = Trainer(tiny_model(), _cfg(val_every=10), synthetic_batches, val, tmp_path, "cpu",
+                  meta={"name": "t", "data": "synthetic"}).fit()
+    assert res.record["final_validation"]["mse"] < before
+    rec = json.loads((tmp_path / "record.json").read_text())
+    for key in ("config", "meta", "git_commit", "device", "train_seconds", "final_validation", "history"):
+        assert key in rec
+    assert rec["config"]["seed"] == 0 and rec["steps"] == 20 and rec["meta"]["data"] == "synthetic"
+    assert [h["step"] for h in rec["history"]] == [10, 20]
+    assert (tmp_path / "weights.pt").is_file() and (tmp_path / "checkpoint.pt").is_file()
+
+
+def test_killed_and_resumed_run_gives_identical_weights(tmp_path):
+    straight = Trainer(tiny_model(), _cfg(), synthetic_batches, out_dir=tmp_path / "a", device="cpu").fit()
+    t1 = Trainer(tiny_model(), _cfg(), synthetic_batches, out_dir=tmp_path / "b", device="cpu")
+    t1.fit(stop_after=7)  # "killed" after step 7 (checkpoint written)
+    assert t1.step == 7
+    t2 = Trainer(tiny_model(), _cfg(), synthetic_batches, out_dir=tmp_path / "b", device="cpu")
+    resumed = t2.fit()
+    assert t2.step == 20
+    for (k, a), (_, b) in zip(straight.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.equal(a, b), k
+
+
+def test_checkpoint_from_other_model_is_refused(tmp_path):
+    Trainer(tiny_model(), _cfg(steps=2), synthetic_batches, out_dir=tmp_path, device="cpu").fit()
+    other = nn.Conv2d(1, 1, 5, padding=2)
+    with pytest.raises(CheckpointMismatchError, match="different model"):
+        Trainer(other, _cfg(steps=4), synthetic_batches, out_dir=tmp_path, device="cpu").fit()
+    with pytest.raises(CheckpointMismatchError, match="different model"):
+        load_weights(other, tmp_path / "weights.pt")
+    with pytest.raises(CheckpointMismatchError, match="another configuration"):
+        Trainer(tiny_model(), _cfg(steps=4, lr=0.5), synthetic_batches, out_dir=tmp_path, device="cpu").fit()
+    torch.save({"x": 1}, tmp_path / "junk.pt")
+    with pytest.raises(CheckpointMismatchError, match="not an mmsr"):
+        load_weights(tiny_model(), tmp_path / "junk.pt")
+
+
+def test_lr_schedule_and_config_errors():
+    cfg = TrainConfig(lr=1.0, lr_milestones=(10, 20), lr_gamma=0.1)
+    assert [cfg.lr_at(s) for s in (0, 9, 10, 19, 20)] == pytest.approx([1, 1, 0.1, 0.1, 0.01])
+    with pytest.raises(ValueError, match="unknown loss"):
+        TrainConfig(loss="huber")
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    path = tmp_path / "r.json"
+    atomic_write_json(path, {"a": 1})
+    with pytest.raises(TypeError):
+        atomic_write_json(path, {"a": object()})
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_patch_batches_cover_an_epoch():
+    class P:
+        def __len__(self):
+            return 10
+
+        def batch(self, idx):
+            return idx[:, None].float(), idx[:, None].float(), idx[:, None].float()
+
+    get = patch_batches(P(), 5, seed=1)
+    seen = torch.cat([get(0)[1], get(1)[1]]).flatten().tolist()
+    assert sorted(seen) == list(range(10))
+    a, b = get(0, 0, 2)[1], get(0, 1, 2)[1]
+    assert torch.equal(torch.cat([a, b]), get(0)[1])
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_gloo_matches_single_process(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(Path(__file__).parent / "ddp_worker.py"), str(tmp_path)]
+    subprocess.run(cmd, check=True, env=env, timeout=300, capture_output=True)
+    w0, w1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    single = Trainer(tiny_model(), TrainConfig(steps=6, batch_size=8, lr=1e-2, progress=False, seed=0),
+                     synthetic_batches, device="cpu").fit().model.state_dict()
+    for k in w0:
+        assert torch.equal(w0[k], w1[k])
+        assert torch.allclose(w0[k], single[k], atol=1e-6)
+    rec = json.loads((tmp_path / "record.json").read_text())
+    assert rec["world_size"] == 2
