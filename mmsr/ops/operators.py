@@ -1,0 +1,90 @@
+"""Linear operators for sparse coding: a dense dictionary matrix, and a convolutional dictionary.
+
+Both expose ``forward`` (``A x``), ``adjoint`` (``A^T y``) and ``lipschitz()`` (``L = ||A||_2^2``, the Lipschitz
+constant of the gradient of ``1/2 ||y - A x||^2``), so the solvers of :mod:`mmsr.ops.solvers` run on either.
+
+The convolutional dictionary is eq. (1) of 000: ``A u = sum_i D_i * u_i`` for ``k`` feature maps ``u_i`` of the
+image's size, with zero padding that keeps the size (the papers' convention). :meth:`ConvDictionary.matrix`
+builds the explicit matrix of eq. (2) -- a concatenation of (doubly block) Toeplitz matrices -- column by
+column, to check the equivalence numerically on small images.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def power_iteration(forward, adjoint, x0: torch.Tensor, iters: int = 100) -> float:
+    """Largest eigenvalue of ``A^T A`` by power iteration (an estimate of ``||A||_2^2`` from below)."""
+    x = x0 / x0.norm()
+    lam = 0.0
+    for _ in range(iters):
+        z = adjoint(forward(x))
+        lam = float(z.norm())
+        if lam == 0:
+            return 0.0
+        x = z / lam
+    return lam
+
+
+class MatrixDictionary:
+    """``A`` as a dense matrix ``(m, n)`` or a batch ``(B, m, n)``; vectors are ``(..., n)``."""
+
+    def __init__(self, A: torch.Tensor):
+        if A.ndim not in (2, 3):
+            raise ValueError(f"A must be (m, n) or (B, m, n), got shape {tuple(A.shape)}")
+        self.A = A
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.A @ x.unsqueeze(-1)).squeeze(-1)
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        return (self.A.transpose(-1, -2) @ y.unsqueeze(-1)).squeeze(-1)
+
+    def lipschitz(self) -> torch.Tensor:
+        """``||A||_2^2`` exactly (per matrix of a batch, shape ``(B, 1)``; a 0-d tensor for one matrix)."""
+        sv = torch.linalg.matrix_norm(self.A, ord=2)
+        return sv**2 if self.A.ndim == 2 else (sv**2)[:, None]
+
+
+class ConvDictionary:
+    """``A u = sum_i D_i * u_i``: filters ``(C_out, k, p, p)`` (odd ``p``), codes ``(N, k, H, W)`` -> ``(N, C_out, H, W)``.
+
+    ``*`` is PyTorch's cross-correlation with zero padding ``p // 2`` (a convolution with flipped filters; the
+    distinction does not matter for learned filters and is fixed once here). The adjoint is the transposed
+    convolution with the same padding.
+    """
+
+    def __init__(self, filters: torch.Tensor):
+        if filters.ndim != 4 or filters.shape[-1] != filters.shape[-2] or filters.shape[-1] % 2 == 0:
+            raise ValueError(f"filters must be (C_out, k, p, p) with odd p, got {tuple(filters.shape)}")
+        self.filters = filters
+        self.pad = filters.shape[-1] // 2
+
+    @property
+    def n_atoms(self) -> int:
+        return self.filters.shape[1]
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(u, self.filters, padding=self.pad)
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        return F.conv_transpose2d(y, self.filters, padding=self.pad)
+
+    def lipschitz(self, shape=(1, 32, 32), iters: int = 200, seed: int = 0) -> float:
+        """``||A||_2^2`` for codes of spatial size ``shape[-2:]`` by power iteration (+1 % safety margin)."""
+        g = torch.Generator().manual_seed(seed)
+        x0 = torch.randn(1, self.n_atoms, *shape[-2:], generator=g, dtype=self.filters.dtype).to(self.filters.device)
+        return 1.01 * power_iteration(self.forward, self.adjoint, x0, iters)
+
+    def matrix(self, height: int, width: int) -> torch.Tensor:
+        """The explicit matrix of eq. (2) of 000 for ``height x width`` images: ``(C_out H W, k H W)``.
+
+        Column ``j`` is ``A`` applied to the ``j``-th unit code (feature map-major, then row, then column),
+        so ``A_mat @ u.flatten() == forward(u).flatten()``.
+        """
+        n = self.n_atoms * height * width
+        eye = torch.eye(n, dtype=self.filters.dtype, device=self.filters.device).reshape(n, self.n_atoms, height,
+                                                                                         width)
+        cols = self.forward(eye)  # (n, C_out, H, W)
+        return cols.reshape(n, -1).T.contiguous()

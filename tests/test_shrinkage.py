@@ -1,0 +1,81 @@
+"""LeSITA == the piecewise formula of 001 == the brute-force minimiser, everywhere that matters."""
+import numpy as np
+import pytest
+import torch
+
+from mmsr.ops import lesita, lesita_piecewise, prox_l1l1_bruteforce, prox_l1l1_objective, soft_threshold
+
+
+def _random(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(n, generator=g, dtype=torch.float64) * 2
+    s = torch.randn(n, generator=g, dtype=torch.float64)
+    return v, s
+
+
+def test_soft_threshold_formula():
+    u = torch.tensor([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0])
+    assert torch.equal(soft_threshold(u, 1.0), torch.tensor([-2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0]))
+    with pytest.raises(ValueError, match="non-negative"):
+        soft_threshold(u, -0.1)
+
+
+@pytest.mark.parametrize("mu", [0.05, 0.3, 1.7])
+def test_lesita_equals_piecewise_and_bruteforce_random(mu):
+    v, s = _random(2000, seed=int(mu * 100))
+    ours = lesita(v, s, mu).numpy()
+    assert np.max(np.abs(ours - lesita_piecewise(v.numpy(), s.numpy(), mu))) <= 1e-15
+    brute = prox_l1l1_bruteforce(v.numpy()[:400], s.numpy()[:400], mu)
+    assert np.max(np.abs(ours[:400] - brute)) < 1e-12
+
+
+def test_case_boundaries_and_both_signs():
+    mu = 0.25
+    vs, ss = [], []
+    for s in (-1.3, -0.2, 0.0, 0.2, 1.3):
+        lo, hi = min(0.0, s), max(0.0, s)
+        for v in (lo - 2 * mu, lo, hi, hi + 2 * mu, 0.5 * (lo + hi), lo - 2 * mu - 1e-9, hi + 2 * mu + 1e-9):
+            vs.append(v)
+            ss.append(s)
+    v, s = np.array(vs), np.array(ss)
+    ours = lesita(torch.tensor(v), torch.tensor(s), mu).numpy()
+    assert np.allclose(ours, lesita_piecewise(v, s, mu), atol=1e-15, rtol=0)
+    assert np.allclose(ours, prox_l1l1_bruteforce(v, s, mu), atol=1e-12, rtol=0)
+
+
+def test_s_zero_is_soft_thresholding_by_two_mu_not_zero():
+    v = torch.linspace(-3, 3, 601, dtype=torch.float64)
+    out = lesita(v, torch.zeros_like(v), 0.4)
+    assert torch.allclose(out, soft_threshold(v, 0.8), atol=0)
+    assert out.abs().max() > 2  # a shortcut that returns 0 at s = 0 fails here
+    assert out[-1] == pytest.approx(3 - 0.8)
+
+
+def test_minimises_the_objective():
+    v, s = _random(500, seed=7)
+    mu = 0.3
+    u = lesita(v, s, mu).numpy()
+    f = prox_l1l1_objective(u, v.numpy(), s.numpy(), mu)
+    for delta in (1e-6, -1e-6, 1e-3, -1e-3):
+        assert np.all(f <= prox_l1l1_objective(u + delta, v.numpy(), s.numpy(), mu) + 1e-15)
+
+
+def test_per_channel_mu_broadcasts_over_feature_maps():
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(2, 3, 5, 4, generator=g, dtype=torch.float64)
+    s = torch.randn(2, 3, 5, 4, generator=g, dtype=torch.float64)
+    mu = torch.tensor([0.1, 0.5, 1.0], dtype=torch.float64).view(1, 3, 1, 1)
+    out = lesita(v, s, mu)
+    for c in range(3):
+        assert torch.allclose(out[:, c], lesita(v[:, c], s[:, c], float(mu[0, c, 0, 0])))
+
+
+def test_gradcheck_away_from_kinks():
+    v, s = _random(64, seed=3)
+    mu = torch.tensor(0.2, dtype=torch.float64)
+    lo, hi = torch.minimum(s, torch.zeros_like(s)), torch.maximum(s, torch.zeros_like(s))
+    bounds = torch.stack([lo - 2 * mu, lo, hi, hi + 2 * mu])
+    keep = ((v[None] - bounds).abs().min(0).values > 1e-3) & (s.abs() > 1e-3)
+    v, s = v[keep].clone().requires_grad_(), s[keep].clone().requires_grad_()
+    mu = mu.clone().requires_grad_()
+    assert torch.autograd.gradcheck(lambda a, b, c: lesita(a, b, c), (v, s, mu), eps=1e-6, atol=1e-8)
