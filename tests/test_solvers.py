@@ -102,3 +102,52 @@ def test_learning_beats_ista_at_equal_depth():
     with torch.no_grad():
         after = nmse_db(net(y, s), x)
     assert after < before - 1.0
+
+
+def _patches(n, size, seed):
+    from mmsr.data import embedded_pairs
+
+    rng = np.random.default_rng(seed)
+    img = embedded_pairs("train")[0].target / 255.0
+    out = []
+    for _ in range(n):
+        r, c = rng.integers(0, img.shape[0] - size), rng.integers(0, img.shape[1] - size)
+        out.append(img[r:r + size, c:c + size])
+    t = torch.tensor(np.stack(out))[:, None]
+    return t - t.mean(dim=(2, 3), keepdim=True)
+
+
+def test_coupled_codes_share_the_guides_support():
+    from mmsr.ops.operators import derivative_filters
+
+    D = ConvDictionary(derivative_filters())
+    g = torch.Generator().manual_seed(0)
+    target = _patches(1, 32, 0)
+    guide = target + 0.02 * torch.randn(target.shape, generator=g, dtype=torch.float64)  # a related modality
+    L = D.lipschitz((32, 32))
+    Z = fista(D, guide, 0.02, 200, L=L).x
+    plain = fista(D, target, 0.02, 200, L=L).x
+    coupled = fista(D, target, 0.02, 200, s=Z, L=L).x
+    share = lambda a: float(((a != 0) & (Z != 0)).sum() / (a != 0).sum())
+    assert share(coupled) > share(plain)
+
+
+def test_trained_acsc_beats_conv_ista_at_equal_depth():
+    from mmsr.ops.operators import derivative_filters
+
+    filters = derivative_filters()
+    D = ConvDictionary(filters)
+    train, test = _patches(48, 16, 1), _patches(16, 16, 2)
+    L = D.lipschitz((16, 16))
+    codes = lambda y: fista(D, y, 0.01, 150, L=L).x
+    tc, vc = codes(train), codes(test)
+    net = ACSC.from_dictionary(filters, 0.01, 3, (16, 16))
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    for step in range(60):
+        idx = torch.randint(0, 48, (16,), generator=torch.Generator().manual_seed(step))
+        loss = ((net(train[idx]) - tc[idx]) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        assert nmse_db(net(test), vc) < nmse_db(ista(D, test, 0.01, 3, L=L).x, vc) - 0.3

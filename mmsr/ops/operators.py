@@ -88,3 +88,25 @@ class ConvDictionary:
                                                                                          width)
         cols = self.forward(eye)  # (n, C_out, H, W)
         return cols.reshape(n, -1).T.contiguous()
+
+
+def derivative_filters(size: int = 5) -> torch.Tensor:
+    """A fixed, hand-made convolutional dictionary of 8 unit-norm ``size x size`` atoms (``(1, 8, p, p)``):
+    a delta, first and fourth-order differences along rows and columns, a Sobel-like cross derivative, a
+    smooth (box) atom and a smoothed derivative. Used by the theory chapters before dictionaries are learned."""
+    if size != 5:
+        raise ValueError("derivative_filters is defined for 5x5 atoms")
+    base = torch.zeros(8, 5, 5, dtype=torch.float64)
+    diff1 = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)
+    diff4 = torch.tensor([1.0, -4.0, 6.0, -4.0, 1.0], dtype=torch.float64)
+    sobel = torch.tensor([1.0, 2.0, 0.0, -2.0, -1.0], dtype=torch.float64)
+    smooth = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=torch.float64)
+    base[0, 2, 2] = 1.0
+    base[1, 2, 1:4] = diff1
+    base[2, 1:4, 2] = diff1
+    base[3, 2, :] = diff4
+    base[4, :, 2] = diff4
+    base[5] = torch.outer(sobel, sobel)
+    base[6] = 1.0
+    base[7] = torch.outer(smooth, -sobel)
+    return (base / base.flatten(1).norm(dim=1)[:, None, None])[None]
