@@ -52,40 +52,84 @@ def pretrained_path(name: str, scale: int) -> Path:
     return WEIGHTS_DIR / f"{name}_x{scale}.pt"
 
 
-def train_srcnn(scale: int, mode: Optional[str] = None, root=None, out_dir=None, seed: int = 0, device=None,
-                init_from_pretrained: bool = False, progress: bool = True, **overrides) -> TrainResult:
-    """Train SRCNN on the NIR training split (or the embedded default) with the settings of ``mode``.
+#: LMCSC (000) per run mode. ``full`` follows the paper (85 kernels of 5x5, 40,000 patches of 64x64, batch 32,
+#: Adam); stages, learning rate and schedule are our choices (see the LMCSC chapter's ablation).
+LMCSC_SETTINGS = {
+    "smoke": {"patches": 128, "patch_size": 32, "steps": 10, "batch_size": 8, "lr": 1e-3, "milestones": (),
+              "val_every": 0, "ckpt_every": 0, "atoms": 8, "stages": 2, "guide_layers": 2},
+    "default": {"patches": 4000, "patch_size": 48, "steps": 300, "batch_size": 16, "lr": 1e-3, "milestones": (),
+                "val_every": 100, "ckpt_every": 100, "atoms": 32, "stages": 3, "guide_layers": 3},
+    "full": {"patches": 40000, "patch_size": 64, "steps": 20000, "batch_size": 32, "lr": 1e-3,
+             "milestones": (12000, 16000), "val_every": 1000, "ckpt_every": 1000, "atoms": 85, "stages": 3,
+             "guide_layers": 3},
+}
+
+
+def _build_srcnn(scale, s):
+    return SRCNN(scale, **SRCNN_ARCH)
+
+
+def _build_lmcsc(scale, s):
+    from .models.lmcsc import LMCSCNet
+
+    return LMCSCNet(scale, atoms=s["atoms"], stages=s["stages"], guide_layers=s["guide_layers"])
+
+
+#: name -> (settings per mode, model builder(scale, settings), guide mode)
+TRAINABLE = {"srcnn": (SRCNN_SETTINGS, _build_srcnn, "gray"), "lmcsc": (LMCSC_SETTINGS, _build_lmcsc, "gray")}
+
+
+def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, out_dir=None, seed: int = 0,
+                device=None, init_from_pretrained: bool = False, progress: bool = True,
+                train_split: str = "train-minus-val", **overrides) -> TrainResult:
+    """Train model ``name`` on the NIR training split (or the embedded default) with the settings of ``mode``.
 
     Validation: mean PSNR on the ``val`` split (training images held out; never the test images).
     ``overrides`` replace entries of the mode's settings (e.g. ``steps=50``).
     """
+    if name not in TRAINABLE:
+        raise ValueError(f"unknown trainable model {name!r}; expected one of {sorted(TRAINABLE)}")
+    settings, build, guide_mode = TRAINABLE[name]
     scale = check_scale(scale)
     mode = get_mode(mode)
-    s = {**srcnn_settings(mode), **overrides}
-    train, source = nir_pairs("train-minus-val", root)
+    unknown = set(overrides) - set(settings[mode])
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)} for {name}; known: {sorted(settings[mode])}")
+    s = {**settings[mode], **overrides}
+    train, source = nir_pairs(train_split, root)
     val, _ = nir_pairs("val", root)
-    sampler = PatchSampler(train, scale, s["patch_size"], guide="gray")
+    sampler = PatchSampler(train, scale, s["patch_size"], guide=guide_mode)
     patches = sampler.sample(s["patches"], seed)
-    model = SRCNN(scale, **SRCNN_ARCH)
-    if init_from_pretrained and pretrained_path("srcnn", scale).is_file():
-        load_weights(model, pretrained_path("srcnn", scale))
+    model = build(scale, s)
+    if init_from_pretrained and pretrained_path(name, scale).is_file():
+        load_weights(model, pretrained_path(name, scale))
     cfg = TrainConfig(steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], lr_milestones=s["milestones"],
                       val_every=s["val_every"], ckpt_every=s["ckpt_every"], seed=seed, progress=progress)
 
     def validate(m):
-        return {"val_psnr": mean_row(evaluate(m, val, scale, with_ssim=False))["psnr"]}
+        return {"val_psnr": mean_row(evaluate(m, val, scale, guide_mode=guide_mode, with_ssim=False))["psnr"]}
 
-    meta = {"name": f"srcnn_x{scale}", "model": "srcnn", "scale": scale, "mode": mode, "data": source,
-            "train_split": "train-minus-val", "train_images": [p.name for p in train],
-            "val_images": [p.name for p in val], "patches": s["patches"], "patch_size": s["patch_size"],
-            "init_from_pretrained": init_from_pretrained}
+    meta = {"name": f"{name}_x{scale}", "model": name, "scale": scale, "mode": mode, "data": source,
+            "train_split": train_split, "train_images": [p.name for p in train],
+            "val_images": [p.name for p in val], "settings": s, "init_from_pretrained": init_from_pretrained}
     return Trainer(model, cfg, patch_batches(patches, cfg.batch_size, seed), validate, out_dir, device, meta).fit()
 
 
-def load_srcnn(scale: int) -> SRCNN:
-    """SRCNN with the committed weights for ``scale`` (raises if there are none)."""
-    path = pretrained_path("srcnn", scale)
+def train_srcnn(scale: int, mode: Optional[str] = None, **kwargs) -> TrainResult:
+    """:func:`train_model` for SRCNN."""
+    return train_model("srcnn", scale, mode, **kwargs)
+
+
+def load_pretrained(name: str, scale: int, mode: str = "full"):
+    """Model ``name`` with the committed weights for ``scale`` (raises if there are none)."""
+    settings, build, _ = TRAINABLE[name]
+    path = pretrained_path(name, scale)
     if not path.is_file():
-        raise FileNotFoundError(f"no committed SRCNN weights for x{scale} at {path}; train with "
-                                f"python -m mmsr.train srcnn --scale {scale}")
-    return load_weights(SRCNN(scale, **SRCNN_ARCH), path)
+        raise FileNotFoundError(f"no committed {name} weights for x{scale} at {path}; train with "
+                                f"python -m mmsr.train {name} --scale {scale}")
+    return load_weights(build(scale, settings[mode]), path)
+
+
+def load_srcnn(scale: int) -> SRCNN:
+    """SRCNN with the committed weights for ``scale``."""
+    return load_pretrained("srcnn", scale)

@@ -6,18 +6,31 @@ Re-running the same command resumes from ``<out>/checkpoint.pt``. Writes ``weigh
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 
-from .recipes import train_srcnn
+from .recipes import TRAINABLE, train_model
 from .runtime import MODES
 
-TRAINERS = {"srcnn": train_srcnn}
+
+def parse_overrides(items) -> dict:
+    """``["lr=3e-4", "milestones=(1000, 1500)"]`` -> ``{"lr": 0.0003, "milestones": (1000, 1500)}``."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value.strip()
+    return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mmsr.train", description=__doc__.splitlines()[0])
-    ap.add_argument("model", choices=sorted(TRAINERS))
+    ap.add_argument("model", choices=sorted(TRAINABLE))
     ap.add_argument("--scale", type=int, required=True)
     ap.add_argument("--mode", choices=MODES, default=None, help="run mode (default: $MMSR_MODE or 'default')")
     ap.add_argument("--data-root", default=None, help="data root (default: $MMSR_DATA, else the embedded default)")
@@ -25,11 +38,15 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
     ap.add_argument("--steps", type=int, default=None, help="override the mode's number of steps")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override one setting of the mode, e.g. --set lr=3e-4 --set milestones='(1000, 1500)'")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    overrides = {"steps": args.steps} if args.steps is not None else {}
-    result = TRAINERS[args.model](args.scale, args.mode, root=args.data_root, out_dir=args.out, seed=args.seed,
-                                  device=args.device, progress=not args.no_progress, **overrides)
+    overrides = parse_overrides(args.set)
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    result = train_model(args.model, args.scale, args.mode, root=args.data_root, out_dir=args.out, seed=args.seed,
+                         device=args.device, progress=not args.no_progress, **overrides)
     if result.record:
         summary = {k: result.record[k] for k in ("final_validation", "steps", "train_seconds", "device")}
         print(json.dumps(summary, indent=2))

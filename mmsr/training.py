@@ -236,6 +236,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.use_amp = bool(config.amp and self.device.type == "cuda")
         self.step = 0
+        self.started_commit = git_commit()  # the code that runs, recorded before it can change
         self.history: list[dict] = []
         self.train_seconds = 0.0
 
@@ -378,6 +379,6 @@ class Trainer:
             "train_seconds": round(self.train_seconds, 3),
             "device": device_description(self.device),
             "torch": torch.__version__,
-            "git_commit": git_commit(),
+            "git_commit": self.started_commit,
             "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }

@@ -5,11 +5,14 @@ Every super-resolution model is called as ``model(lr, guide)`` with ``lr`` of sh
 single-image models accept and ignore the guide.
 """
 from .guided_filter import GuidedFilterUpsampler, box_filter, guided_filter
+from .acsc import ACSC
+from .lista import LISTA
+from .lmcsc import LMCSCEncoder, LMCSCNet
 from .srcnn import SRCNN
 
-__all__ = ["SRCNN", "GuidedFilterUpsampler", "guided_filter", "box_filter", "build_model", "MODELS"]
+__all__ = ["SRCNN", "LMCSCNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "box_filter", "build_model", "MODELS"]
 
-MODELS = {"srcnn": SRCNN, "guided_filter": GuidedFilterUpsampler}
+MODELS = {"srcnn": SRCNN, "lmcsc": LMCSCNet, "guided_filter": GuidedFilterUpsampler}
 
 
 def build_model(name: str, **kwargs):

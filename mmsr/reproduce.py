@@ -1,0 +1,80 @@
+"""The papers' tables as data: reported values, transcribed once, with their source.
+
+Reported numbers are *never* presented as ours: tables built here label every reported column "reported"
+and fill computed columns only from result records written by the evaluation code.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from .tables import markdown_table
+
+#: Table 1 of ../shared/papers/000 (= 002): PSNR (dB) / SSIM on the NIR test images, x2 and x4.
+#: Columns: CSCN [12], SRFBN [19], DJF [6], Proposed (LMCSC). Rows in the paper's order; "Average" as printed.
+TABLE1_000_SOURCE = "Marivani et al., Interpretable Deep Multimodal Image SR, Table 1 (../shared/papers/000_*)"
+TABLE1_000_IMAGES = ("urban_0004", "urban_0006", "urban_0017", "oldbuilding_0018", "urban_0020", "urban_0026",
+                     "oldbuilding_0030", "urban_0050")
+TABLE1_000 = {
+    # method: {scale: [(psnr, ssim) per image..., average]}
+    "CSCN": {
+        2: [(32.77, .9715), (39.47, .9715), (36.76, .9574), (33.98, .9659), (35.54, .9658), (32.94, .9339),
+            (33.34, .9465), (33.31, .9693), (34.76, .9602)],
+        4: [(27.64, .9378), (32.60, .9361), (32.60, .9361), (27.28, .9250), (30.04, .9487), (27.91, .8724),
+            (27.72, .8378), (28.20, .9101), (29.14, .9111)],
+    },
+    "SRFBN": {
+        2: [(35.36, .9974), (41.08, .9970), (38.19, .9950), (36.47, .9971), (37.50, .9969), (31.00, .9782),
+            (35.57, .9944), (37.06, .9966), (36.53, .9941)],
+        4: [(29.01, .9787), (33.73, .9702), (32.91, .9725), (28.88, .9740), (31.44, .9807), (29.10, .9702),
+            (29.45, .9583), (29.89, .9762), (30.55, .9726)],
+    },
+    "DJF": {
+        2: [(34.50, .9964), (41.52, .9975), (38.65, .9961), (34.78, .9960), (37.35, .9973), (33.15, .9939),
+            (35.67, .9944), (32.60, .9928), (36.03, .9955)],
+        4: [(31.02, .9784), (36.04, .9894), (34.18, .9815), (30.72, .9888), (33.60, .9915), (29.21, .9397),
+            (31.27, .9345), (28.58, .9616), (31.83, .9707)],
+    },
+    "LMCSC": {
+        2: [(37.36, .9977), (43.60, .9982), (40.87, .9967), (39.21, .9982), (40.98, .9980), (35.60, .9963),
+            (38.29, .9961), (34.11, .9948), (38.74, .9970)],
+        4: [(33.75, .9869), (38.74, .9912), (36.16, .9828), (34.17, .9902), (36.95, .9900), (31.03, .9784),
+            (33.56, .9780), (30.04, .9772), (34.28, .9843)],
+    },
+}
+
+
+def reported(method: str, scale: int, metric: str = "psnr") -> list:
+    """Reported per-image values followed by the reported average."""
+    k = {"psnr": 0, "ssim": 1}[metric]
+    return [row[k] for row in TABLE1_000[method][scale]]
+
+
+def table1_000(computed: Optional[Mapping[str, Mapping[int, Sequence[dict]]]] = None, metric: str = "psnr",
+               scales=(2, 4)) -> str:
+    """Table 1 of 000 regenerated: the paper's columns marked "(reported)", then our computed columns.
+
+    ``computed[method][scale]`` are evaluation rows (``{"image", "psnr", "ssim"}``) for the 8 test images, in
+    any order; the average line is recomputed from them.
+    """
+    computed = computed or {}
+    header = ["image"]
+    cols = []
+    for m in TABLE1_000:
+        for s in scales:
+            header.append(f"{m} x{s} (reported)")
+            cols.append(reported(m, s, metric))
+    for m, by_scale in computed.items():
+        for s in scales:
+            if s not in by_scale:
+                continue
+            rows = {r["image"]: r[metric] for r in by_scale[s]}
+            missing = [i for i in TABLE1_000_IMAGES if i not in rows]
+            if missing:
+                raise ValueError(f"computed results for {m} x{s} lack test images {missing}")
+            vals = [float(rows[i]) for i in TABLE1_000_IMAGES]
+            header.append(f"{m} x{s} (ours)")
+            cols.append(vals + [float(np.mean(vals))])
+    body = [[name] + [c[i] for c in cols] for i, name in enumerate(list(TABLE1_000_IMAGES) + ["Average"])]
+    return markdown_table(header, body)
