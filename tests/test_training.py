@@ -116,3 +116,25 @@ def test_ddp_two_processes_gloo_matches_single_process(tmp_path):
         assert torch.allclose(w0[k], single[k], atol=1e-6)
     rec = json.loads((tmp_path / "record.json").read_text())
     assert rec["world_size"] == 2
+
+
+@pytest.mark.parametrize("model", ["srcnn", "lmcsc"])
+def test_cli_trains_in_smoke_mode_and_resumes(model, tmp_path):
+    from mmsr.train import main
+
+    out = tmp_path / model
+    assert main([model, "--scale", "2", "--mode", "smoke", "--out", str(out), "--no-progress", "--steps", "4"]) == 0
+    rec = json.loads((out / "record.json").read_text())
+    assert rec["steps"] == 4 and rec["meta"]["data"] == "embedded" and rec["meta"]["train_split"] == "train-minus-val"
+    # re-running with more steps continues from the checkpoint
+    assert main([model, "--scale", "2", "--mode", "smoke", "--out", str(out), "--no-progress", "--steps", "6"]) == 0
+    assert json.loads((out / "record.json").read_text())["steps"] == 6
+
+
+def test_unknown_setting_is_refused():
+    from mmsr.recipes import train_model
+
+    with pytest.raises(ValueError, match="unknown settings"):
+        train_model("srcnn", 2, "smoke", learning_rate=1.0)
+    with pytest.raises(ValueError, match="unknown trainable"):
+        train_model("nope", 2, "smoke")

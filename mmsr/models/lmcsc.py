@@ -108,5 +108,10 @@ class LMCSCNet(nn.Module):
         us, _, up = self.codes(lr, guide, return_all=True)
         return [(up + self.decoder(u)) if self.residual else self.decoder(u) for u in us]
 
+    def monitor(self) -> dict:
+        """Scalars worth following during training: the mean thresholds of both encoders."""
+        return {"mu_mean": float(self.encoder.mu.detach().clamp_min(0).mean()),
+                "gamma_mean": float(self.guide_encoder.gamma.detach().clamp_min(0).mean())}
+
     def extra_repr(self) -> str:
         return f"scale={self.scale}, residual={self.residual}"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# One call on a GPU machine (e.g. the device tool): full LMCSC training at x2 and x4 for 3 seeds, then the
+# evaluation/benchmark of every run. Everything lands in $OUT (default runs/gpu): checkpoints (re-running
+# this script resumes), weights.pt, record.json, evaluation.json, and a log.
+#   MMSR_DATA   data root (default: ../shared/data or shared/data, whichever exists)
+#   SEEDS       default "0 1 2";  SCALES default "2 4";  EXTRA e.g. "--set steps=30000"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${MMSR_DATA:-}
+if [ -z "$DATA" ]; then for d in ../shared/data shared/data; do [ -d "$d" ] && DATA=$d && break; done; fi
+[ -n "$DATA" ] || { echo "no data root: set MMSR_DATA" >&2; exit 2; }
+OUT=${OUT:-runs/gpu}
+mkdir -p "$OUT"
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+python -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" | tee -a "$OUT/log.txt"
+runs=()
+for seed in ${SEEDS:-0 1 2}; do
+  for s in ${SCALES:-2 4}; do
+    run="$OUT/lmcsc_x${s}_seed${seed}"
+    python -m mmsr.train lmcsc --scale "$s" --mode full --seed "$seed" --data-root "$DATA" --out "$run" \
+      --no-progress ${EXTRA:-} 2>&1 | tee -a "$OUT/log.txt"
+    runs+=("$run")
+  done
+done
+python -m mmsr.benchmark "${runs[@]}" --data-root "$DATA" 2>&1 | tee -a "$OUT/log.txt"
