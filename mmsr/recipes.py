@@ -60,8 +60,8 @@ def pretrained_path(name: str, scale: int) -> Path:
 LMCSC_SETTINGS = {
     "smoke": {"patches": 128, "patch_size": 32, "steps": 10, "batch_size": 8, "lr": 1e-3, "milestones": (),
               "val_every": 0, "ckpt_every": 0, "atoms": 8, "stages": 2, "guide_layers": 2, "mu0": 0.01},
-    "default": {"patches": 4000, "patch_size": 48, "steps": 300, "batch_size": 16, "lr": 1e-3, "milestones": (),
-                "val_every": 100, "ckpt_every": 100, "atoms": 32, "stages": 3, "guide_layers": 3, "mu0": 0.01},
+    "default": {"patches": 4000, "patch_size": 48, "steps": 150, "batch_size": 16, "lr": 1e-3, "milestones": (),
+                "val_every": 50, "ckpt_every": 50, "atoms": 32, "stages": 3, "guide_layers": 3, "mu0": 0.01},
     "full": {"patches": 40000, "patch_size": 64, "steps": 20000, "batch_size": 32, "lr": 1e-3,
              "milestones": (12000, 16000), "val_every": 1000, "ckpt_every": 1000, "atoms": 85, "stages": 3,
              "guide_layers": 3, "mu0": 0.01},
@@ -124,14 +124,17 @@ def train_srcnn(scale: int, mode: Optional[str] = None, **kwargs) -> TrainResult
     return train_model("srcnn", scale, mode, **kwargs)
 
 
-def load_pretrained(name: str, scale: int, mode: str = "full"):
-    """Model ``name`` with the committed weights for ``scale`` (raises if there are none)."""
-    settings, build, _ = TRAINABLE[name]
+def load_pretrained(name: str, scale: int):
+    """Model ``name`` with the committed weights for ``scale``, built with the settings its record states."""
+    import json
+
+    _, build, _ = TRAINABLE[name]
     path = pretrained_path(name, scale)
     if not path.is_file():
         raise FileNotFoundError(f"no committed {name} weights for x{scale} at {path}; train with "
                                 f"python -m mmsr.train {name} --scale {scale}")
-    return load_weights(build(scale, settings[mode]), path)
+    record = json.loads(path.with_suffix(".json").read_text())
+    return load_weights(build(scale, record["meta"]["settings"]), path)
 
 
 def load_srcnn(scale: int) -> SRCNN:

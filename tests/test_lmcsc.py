@@ -67,3 +67,19 @@ def test_cli_overrides():
         "lr": 3e-4, "milestones": (10, 20), "name": "abc"}
     with pytest.raises(SystemExit):
         parse_overrides(["novalue"])
+
+
+def test_paper_threshold_init_kills_every_code_and_ours_does_not():
+    """The chapter's claim: at mu0 = 0.2 on [0, 1] images no code is non-zero and no gradient reaches P."""
+    from mmsr.data import embedded_pairs
+    from mmsr.evaluate import prepare_inputs
+
+    lr, guide, hr = prepare_inputs(embedded_pairs("test")[0], 2, "gray")
+    target = torch.from_numpy(hr / 255.0).float()[None, None]
+    for mu0, alive in ((0.2, False), (0.01, True)):
+        torch.manual_seed(0)
+        net = LMCSCNet(2, atoms=16, mu0=mu0)
+        u, _, _ = net.codes(lr, guide)
+        ((net(lr, guide) - target) ** 2).mean().backward()
+        assert bool((u != 0).any()) == alive
+        assert bool(net.encoder.P.grad.abs().sum() > 0) == alive
