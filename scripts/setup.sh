@@ -8,11 +8,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 . .venv/bin/activate
-python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+log=.venv/setup.log
+: > "$log"
+quiet() { "$@" >>"$log" 2>&1 || { echo "setup failed: $*" >&2; tail -n 40 "$log" >&2; exit 1; }; }
 # PyTorch first, pinned to a CPU-friendly release unless one is already installed (Colab, conda, a GPU build):
 # an unpinned "torch" would pull a multi-GB CUDA build on a CPU-only machine.
 if ! python -c "import torch" >/dev/null 2>&1; then
-  python -m pip install -q "${MMSR_TORCH_SPEC:-torch==2.13.0}"
+  quiet python -m pip install -q "${MMSR_TORCH_SPEC:-torch==2.13.0}"
 fi
-python -m pip install -q -e ".[book,test]"
-python -m ipykernel install --sys-prefix --name python3 >/dev/null
+quiet python -m pip install -q -e ".[book,test]"
+quiet python -m ipykernel install --sys-prefix --name python3

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Re-execute every chapter in place in default mode on the real data, so that the committed notebooks (and the
+# book rendered without execution) show current results. Usage: MMSR_DATA=/path/to/data bash scripts/refresh_outputs.sh [notebooks...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${MMSR_DATA:?set MMSR_DATA to the data root (e.g. ../shared/data)}"
+export MMSR_DATA MMSR_MODE=default MPLBACKEND=Agg
+. .venv/bin/activate
+nbs=("$@")
+[ ${#nbs[@]} -gt 0 ] || nbs=(notebooks/[0-9][0-9]_*.ipynb)
+for nb in "${nbs[@]}"; do
+  start=$(date +%s)
+  jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 \
+    --ExecutePreprocessor.kernel_name=python3 "$nb"
+  echo "$nb: $(( $(date +%s) - start )) s"
+done
