@@ -66,21 +66,37 @@ class TrainConfig:
 
 
 # ----------------------------------------------------------------------------------------- small utilities
-def atomic_write_json(path, obj) -> Path:
-    """Write JSON to a temporary file in the same folder, then rename: readers never see half a file."""
+def _atomic(path, write) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place: readers never see a
+    half-written file, and a failed write leaves the old file (if any) untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True, default=_json_default)
-            f.write("\n")
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def atomic_write_json(path, obj) -> Path:
+    """Write ``obj`` as JSON atomically (see :func:`_atomic`)."""
+
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=True, default=_json_default)
+            f.write("\n")
+
+    return _atomic(path, write)
+
+
+def atomic_torch_save(obj, path) -> Path:
+    """``torch.save`` atomically (see :func:`_atomic`)."""
+    return _atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
 def _json_default(o):
@@ -88,26 +104,9 @@ def _json_default(o):
         return int(o)
     if isinstance(o, (np.floating,)):
         return float(o)
-    if isinstance(o, Path):
-        return str(o)
-    if isinstance(o, torch.device):
+    if isinstance(o, (Path, torch.device)):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def atomic_torch_save(obj, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def git_commit() -> str:
