@@ -2,8 +2,9 @@
 # Re-execute every chapter in place in default mode on the real data, so that the committed notebooks (and the
 # book rendered without execution) show current results. Usage: MMSR_DATA=/path/to/data bash scripts/refresh_outputs.sh [notebooks...]
 set -euo pipefail
-cd "$(dirname "$0")/.."
 : "${MMSR_DATA:?set MMSR_DATA to the data root (e.g. ../shared/data)}"
+MMSR_DATA=$(cd "$MMSR_DATA" && pwd)   # notebooks run in notebooks/: make the root absolute
+cd "$(dirname "$0")/.."
 export MMSR_DATA MMSR_MODE=default MPLBACKEND=Agg
 . .venv/bin/activate
 nbs=("$@")

@@ -64,3 +64,20 @@ def test_build_model():
     assert isinstance(build_model("srcnn", scale=2), SRCNN)
     with pytest.raises(ValueError, match="unknown model"):
         build_model("nope")
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_committed_srcnn_weights_load_and_carry_provenance(scale):
+    import json
+
+    from mmsr.recipes import load_srcnn, pretrained_path
+
+    model = load_srcnn(scale)
+    rec = json.loads(pretrained_path("srcnn", scale).with_suffix(".json").read_text())
+    assert rec["meta"]["scale"] == scale and rec["meta"]["train_split"] == "train-minus-val"
+    assert not set(rec["meta"]["train_images"]) & set(__import__("mmsr").data.EPFL_NIR_TEST)
+    for key in ("git_commit", "device", "config", "provenance", "train_seconds"):
+        assert key in rec
+    pair = embedded_pairs("test")[0]
+    bic = mean_row(evaluate(Bicubic(scale), [pair], scale, with_ssim=False))["psnr"]
+    assert mean_row(evaluate(model, [pair], scale, with_ssim=False))["psnr"] > bic - 0.5  # sane on unseen data
