@@ -32,19 +32,22 @@ def sparse_signals(batch: int, n: int, k: int, generator: torch.Generator, dtype
 
 def side_information(x: torch.Tensor, wrong_fraction: float, noise: float, generator: torch.Generator) -> torch.Tensor:
     """A prior for ``x``: ``round(wrong_fraction * k)`` support entries are dropped, as many spurious entries
-    are added off the support, and Gaussian noise of std ``noise`` is added on the (new) support."""
+    are added off the support, and Gaussian noise of std ``noise`` is added on the (new) support.
+    Vectorised over the batch (``k`` may differ between rows)."""
     if not 0 <= wrong_fraction <= 1:
         raise ValueError(f"wrong_fraction must lie in [0, 1], got {wrong_fraction}")
-    s = x.clone()
-    for b in range(x.shape[0]):
-        supp = torch.nonzero(x[b]).flatten()
-        off = torch.nonzero(x[b] == 0).flatten()
-        n_wrong = int(round(wrong_fraction * supp.numel()))
-        if n_wrong:
-            drop = supp[torch.randperm(supp.numel(), generator=generator)[:n_wrong]]
-            add = off[torch.randperm(off.numel(), generator=generator)[:n_wrong]]
-            s[b, drop] = 0
-            s[b, add] = torch.randn(n_wrong, generator=generator, dtype=x.dtype)
+    supp = x != 0
+    n_wrong = torch.round(wrong_fraction * supp.sum(1, keepdim=True).to(x.dtype)).long()
+
+    def pick(mask):
+        # the n_wrong entries of each row's mask with the smallest random keys
+        keys = torch.rand(x.shape, generator=generator, dtype=x.dtype).masked_fill(~mask, float("inf"))
+        rank = keys.argsort(dim=1).argsort(dim=1)
+        return mask & (rank < n_wrong)
+
+    drop, add = pick(supp), pick(~supp)
+    s = x.masked_fill(drop, 0.0)
+    s = torch.where(add, torch.randn(x.shape, generator=generator, dtype=x.dtype), s)
     mask = (s != 0).to(x.dtype)
     return s + noise * mask * torch.randn(s.shape, generator=generator, dtype=x.dtype)
 

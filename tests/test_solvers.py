@@ -151,3 +151,15 @@ def test_trained_acsc_beats_conv_ista_at_equal_depth():
         opt.step()
     with torch.no_grad():
         assert nmse_db(net(test), vc) < nmse_db(ista(D, test, 0.01, 3, L=L).x, vc) - 0.3
+
+
+def test_side_information_has_the_requested_errors():
+    g = torch.Generator().manual_seed(5)
+    x = sparse_signals(50, 30, 10, g)
+    s = side_information(x, 0.3, 0.0, g)
+    supp_x, supp_s = x != 0, s != 0
+    assert torch.all((supp_x & ~supp_s).sum(1) == 3) and torch.all((~supp_x & supp_s).sum(1) == 3)
+    kept = supp_x & supp_s
+    assert torch.equal(s[kept], x[kept])
+    with pytest.raises(ValueError, match="wrong_fraction"):
+        side_information(x, 1.5, 0.0, g)
