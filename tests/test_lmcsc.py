@@ -83,3 +83,17 @@ def test_paper_threshold_init_kills_every_code_and_ours_does_not():
         ((net(lr, guide) - target) ** 2).mean().backward()
         assert bool((u != 0).any()) == alive
         assert bool(net.encoder.P.grad.abs().sum() > 0) == alive
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_committed_lmcsc_weights_load_with_their_recorded_settings(scale):
+    import json
+
+    from mmsr.data import EPFL_NIR_TEST
+    from mmsr.recipes import load_pretrained, pretrained_path
+
+    model = load_pretrained("lmcsc", scale)
+    rec = json.loads(pretrained_path("lmcsc", scale).with_suffix(".json").read_text())
+    assert model.encoder.P.shape[0] == rec["meta"]["settings"]["atoms"] and model.scale == scale
+    assert not set(rec["meta"]["train_images"]) & set(EPFL_NIR_TEST)
+    assert "provenance" in rec and rec["git_commit"] != "unknown"
