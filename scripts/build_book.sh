@@ -6,6 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 export MMSR_MODE=${MMSR_MODE:-default}
-export MPLBACKEND=Agg
 time jupyter-book build . --all "$@"
 echo "book: $(pwd)/_build/html/index.html"

@@ -5,7 +5,7 @@ set -euo pipefail
 : "${MMSR_DATA:?set MMSR_DATA to the data root (e.g. ../shared/data)}"
 MMSR_DATA=$(cd "$MMSR_DATA" && pwd)   # notebooks run in notebooks/: make the root absolute
 cd "$(dirname "$0")/.."
-export MMSR_DATA MMSR_MODE=default MPLBACKEND=Agg
+export MMSR_DATA MMSR_MODE=default
 . .venv/bin/activate
 nbs=("$@")
 [ ${#nbs[@]} -gt 0 ] || nbs=(notebooks/[0-9][0-9]_*.ipynb)

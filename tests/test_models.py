@@ -81,3 +81,18 @@ def test_committed_srcnn_weights_load_and_carry_provenance(scale):
     pair = embedded_pairs("test")[0]
     bic = mean_row(evaluate(Bicubic(scale), [pair], scale, with_ssim=False))["psnr"]
     assert mean_row(evaluate(model, [pair], scale, with_ssim=False))["psnr"] > bic - 0.5  # sane on unseen data
+
+
+def test_guided_upsample_is_exact_for_a_linear_relation():
+    """If the target is a x guide + b everywhere, joint upsampling recovers the HR target exactly."""
+    from mmsr.degrade import degrade
+    from mmsr.models import guided_upsample
+
+    g = torch.Generator().manual_seed(0)
+    guide = torch.rand(1, 1, 24, 36, generator=g, dtype=torch.float64)
+    target = 0.7 * guide + 0.1
+    lr = degrade(target, 4)
+    out = guided_upsample(lr, guide, 4, radius=1, eps=1e-12)
+    assert torch.allclose(out, target, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown guided filter variant"):
+        GuidedFilterUpsampler(2, variant="nope")

@@ -4,13 +4,13 @@ Every super-resolution model is called as ``model(lr, guide)`` with ``lr`` of sh
 ``guide`` of shape ``(N, C, h*s, w*s)`` (values in [0, 1]) and returns ``(N, 1, h*s, w*s)``;
 single-image models accept and ignore the guide.
 """
-from .guided_filter import GuidedFilterUpsampler, box_filter, guided_filter
+from .guided_filter import GuidedFilterUpsampler, box_filter, guided_filter, guided_upsample
 from .acsc import ACSC
 from .lista import LISTA
 from .lmcsc import LMCSCEncoder, LMCSCNet
 from .srcnn import SRCNN
 
-__all__ = ["SRCNN", "LMCSCNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "box_filter", "build_model", "MODELS"]
+__all__ = ["SRCNN", "LMCSCNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "guided_upsample", "box_filter", "build_model", "MODELS"]
 
 MODELS = {"srcnn": SRCNN, "lmcsc": LMCSCNet, "guided_filter": GuidedFilterUpsampler}
 
