@@ -17,10 +17,6 @@ class CheckpointMismatchError(ValueError):
     """A checkpoint was written for a different model (architecture or configuration)."""
 
 
-def _shape(x):
-    return tuple(x.shape)
-
-
 def check_image(x, name: str = "image", *, channels=None, allow_int: bool = True):
     """Check an image (NumPy ``HxW``/``HxWxC`` or torch ``...xHxW``): finite, numeric, right channels.
 
@@ -33,7 +29,7 @@ def check_image(x, name: str = "image", *, channels=None, allow_int: bool = True
         if not x.dtype.is_floating_point and not allow_int:
             raise TypeError(f"{name} has dtype {x.dtype}; expected a floating-point tensor")
         if x.ndim < 2:
-            raise ValueError(f"{name} must have at least 2 dimensions (H, W), got shape {_shape(x)}")
+            raise ValueError(f"{name} must have at least 2 dimensions (H, W), got shape {tuple(x.shape)}")
         c = 1 if x.ndim == 2 else x.shape[-3]
         if x.dtype.is_floating_point and not torch.isfinite(x).all():
             raise ValueError(f"{name} contains NaN or infinite values")
@@ -44,7 +40,7 @@ def check_image(x, name: str = "image", *, channels=None, allow_int: bool = True
         if x_arr.dtype.kind != "f" and not allow_int:
             raise TypeError(f"{name} has dtype {x_arr.dtype}; expected a floating-point array")
         if x_arr.ndim not in (2, 3):
-            raise ValueError(f"{name} must be HxW or HxWxC, got shape {_shape(x_arr)}")
+            raise ValueError(f"{name} must be HxW or HxWxC, got shape {x_arr.shape}")
         c = 1 if x_arr.ndim == 2 else x_arr.shape[-1]
         if x_arr.dtype.kind == "f" and not np.isfinite(x_arr).all():
             raise ValueError(f"{name} contains NaN or infinite values")

@@ -180,8 +180,9 @@ def degrade(x, scale: int, kind: str = "bicubic", sigma: Optional[float] = None)
     if kind == "gaussian":
         if not isinstance(x, torch.Tensor):
             raise TypeError("gaussian degradation works on torch tensors; convert with torch.as_tensor")
-        s = sigma if sigma is not None else 0.5 * scale
-        return decimate(gaussian_blur(x.to(torch.get_default_dtype()) if not x.dtype.is_floating_point else x, s), scale)
+        if not x.dtype.is_floating_point:
+            x = x.to(torch.get_default_dtype())
+        return decimate(gaussian_blur(x, sigma if sigma is not None else 0.5 * scale), scale)
     raise ValueError(f"unknown degradation kind {kind!r}; expected 'bicubic' or 'gaussian'")
 
 

@@ -17,7 +17,7 @@ import torch
 from .checks import check_scale
 from .data.pairs import GuidedPair
 from .data.patches import guide_channels
-from .degrade import modcrop
+from .degrade import modcrop, upsample_bicubic
 from .metrics import psnr, quantize, ssim
 
 
@@ -81,6 +81,4 @@ class Bicubic(torch.nn.Module):
         self.scale = check_scale(scale)
 
     def forward(self, lr, guide=None):
-        from .degrade import upsample_bicubic
-
         return upsample_bicubic(lr, self.scale)

@@ -27,9 +27,9 @@ def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
         raise ValueError(f"radius must be >= 0, got {radius}")
     if radius == 0:
         return x
-    k = 2 * radius + 1
-    return F.avg_pool2d(x, k, stride=1, padding=radius, count_include_pad=False) if radius <= x.shape[-1] // 2 and \
-        radius <= x.shape[-2] // 2 else _box_cumsum(x, radius)
+    if 2 * radius <= min(x.shape[-2:]):  # avg_pool2d allows padding up to half the window only
+        return F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+    return _box_cumsum(x, radius)
 
 
 def _box_cumsum(x, r):
