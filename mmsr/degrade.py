@@ -88,6 +88,12 @@ def _output_shape(size: Tuple[int, int], scale, output_shape) -> Tuple[Tuple[int
     return out, (float(sh), float(sw))
 
 
+@lru_cache(maxsize=256)
+def _torch_matrix(in_len: int, out_len: int, scale: float, antialias: bool, dtype, device) -> torch.Tensor:
+    """The resize matrix as a tensor on ``device``, built once per size (no host copy per call in a loop)."""
+    return torch.tensor(resize_matrix(in_len, out_len, scale, antialias), dtype=dtype, device=device)
+
+
 def imresize(x, scale=None, output_shape: Optional[Sequence[int]] = None, antialias: bool = True):
     """MATLAB-compatible bicubic ``imresize``.
 
@@ -102,8 +108,8 @@ def imresize(x, scale=None, output_shape: Optional[Sequence[int]] = None, antial
     mw = resize_matrix(size[1], ow, sw, antialias)
     if isinstance(x, torch.Tensor):
         dtype = x.dtype if x.dtype.is_floating_point else torch.float32
-        th = torch.tensor(mh, dtype=dtype, device=x.device)
-        tw = torch.tensor(mw, dtype=dtype, device=x.device)
+        th = _torch_matrix(size[0], oh, sh, antialias, dtype, x.device)
+        tw = _torch_matrix(size[1], ow, sw, antialias, dtype, x.device)
         out = th @ x.to(dtype) @ tw.T
         if not x.dtype.is_floating_point:
             info = torch.iinfo(x.dtype)

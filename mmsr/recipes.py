@@ -25,6 +25,27 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 GUIDED_FILTER = {2: {"radius": 1, "eps": 1e-5, "guide": "gray", "variant": "joint"},
                  4: {"radius": 1, "eps": 1e-5, "guide": "gray", "variant": "joint"}}
 
+#: Zero-shot (ZSSR / CMSR) sizes per run mode; everything else is :class:`mmsr.zeroshot.ZeroShotConfig`'s
+#: defaults. ``default`` is sized for a laptop CPU (about a minute per NIR pair on one core); ``full`` is the
+#: paper's network (FE1: 8 layers of 64 channels) for a GPU. The deformation learning-rate factors (0.01) and
+#: the plateau test (300 steps, 0.5 %) were chosen on misaligned EPFL validation pairs (``val`` split): with
+#: factors of 0.1 the deformation drifted and cost 0.5 dB; with a 100-step plateau test the schedule cut the
+#: learning rate before the guide branch had learned anything (33.9 dB instead of 37.6 on train_0062 at x4).
+ZEROSHOT_SETTINGS = {
+    "smoke": {"width": 8, "depth": 3, "fe2_width": 8, "fe2_depth": 2, "batch": 2, "patch": 8, "steps": 12,
+              "check_every": 6, "self_ensemble": False, "bp_iters": 2},
+    "default": {"width": 32, "depth": 6, "fe2_width": 32, "fe2_depth": 4, "batch": 4, "patch": 32, "steps": 1500},
+    "full": {"width": 64, "depth": 8, "fe2_width": 64, "fe2_depth": 6, "batch": 16, "patch": 48, "steps": 3000},
+}
+
+
+def zeroshot_config(method: str = "cmsr", mode: Optional[str] = None, **overrides):
+    """The :class:`~mmsr.zeroshot.ZeroShotConfig` of a run mode, with ``overrides``."""
+    from .zeroshot import ZeroShotConfig
+
+    return ZeroShotConfig(method=method, **{**ZEROSHOT_SETTINGS[get_mode(mode)], **overrides})
+
+
 #: SRCNN training per run mode. ``full`` follows the paper's data (40,000 patches of 64x64); its step count
 #: is ours (SRCNN's 10^8 SGD steps are replaced by Adam, which converges far sooner).
 SRCNN_SETTINGS = {

@@ -1,0 +1,79 @@
+"""Weakly aligned pairs, made reproducibly from aligned ones (the setting of CMSR, ``../shared/papers/003_*``).
+
+Real two-camera rigs see the scene from slightly different places: the guide is shifted by tens of pixels,
+rotated by a few degrees and scaled by a few percent relative to the target. :func:`misalign` applies such a
+similarity transform (about the image centre, bilinear, borders replicated) to the guide of an aligned pair,
+so the ground truth of the target is kept and the misalignment is known exactly.
+
+**Shuffled-Middlebury** (:func:`shuffled_middlebury`). 003 builds weakly aligned depth/RGB pairs from
+Middlebury by "shuffling" views, but does not publish how. Ours is explicit: every Middlebury 2005 pair loaded
+by :func:`mmsr.data.datasets.load_middlebury2005` gets a guide misaligned by a transform drawn from a
+seeded generator (seed 2005 by default): shift uniform in ``[-max_shift, max_shift]`` pixels per axis,
+rotation uniform in ``[-max_rotation, max_rotation]`` degrees, scale uniform in ``[1 - max_zoom, 1 + max_zoom]``.
+The transform of every pair is stored in ``pair.meta["misalignment"]``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from ..ops.warps import identity_grid, warp_image
+from ..registration import similarity_theta
+from .pairs import GuidedPair
+
+
+def misalign(pair: GuidedPair, shift=(0.0, 0.0), rotation: float = 0.0, zoom: float = 1.0) -> GuidedPair:
+    """``pair`` with its guide moved: the guide content at ``p`` is what was at ``T^-1 p`` before.
+
+    ``T`` is the similarity ``p -> zoom R(rotation) (p - c) + c + shift`` (pixels, degrees); a registration
+    method that finds the guide position of each target pixel should recover ``T``.
+    """
+    guide = np.asarray(pair.guide)
+    h, w = guide.shape[:2]
+    theta = similarity_theta(rotation, zoom, shift, (h, w))
+    A = torch.cat((theta.double(), torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64)))
+    inv = torch.linalg.inv(A)[:2].float()
+    g = torch.from_numpy(guide.astype(np.float32))
+    g = g[None, None] if g.ndim == 2 else g.permute(2, 0, 1)[None]
+    pts = identity_grid(h, w) @ inv[:, :2].T + inv[:, 2]
+    out = warp_image(g, pts[None])[0]
+    out = out[0] if guide.ndim == 2 else out.permute(1, 2, 0)
+    out = np.clip(np.round(out.numpy()), 0, 255).astype(guide.dtype) if guide.dtype.kind in "iu" else out.numpy()
+    meta = {**pair.meta, "misalignment": {"shift_px": [float(shift[0]), float(shift[1])],
+                                          "rotation_deg": float(rotation), "zoom": float(zoom)}}
+    return replace(pair, guide=out, meta=meta)
+
+
+def random_misalignment(rng: np.random.Generator, max_shift: float, max_rotation: float, max_zoom: float) -> dict:
+    return {"shift": (float(rng.uniform(-max_shift, max_shift)), float(rng.uniform(-max_shift, max_shift))),
+            "rotation": float(rng.uniform(-max_rotation, max_rotation)),
+            "zoom": float(rng.uniform(1 - max_zoom, 1 + max_zoom))}
+
+
+def shuffled_middlebury(root=None, seed: int = 2005, max_shift: float = 24.0, max_rotation: float = 3.0,
+                        max_zoom: float = 0.03) -> list[GuidedPair]:
+    """Middlebury 2005 pairs with seeded, documented misalignments (see the module text)."""
+    from .datasets import load_middlebury2005
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for p in load_middlebury2005("test", root=root):
+        m = random_misalignment(rng, max_shift, max_rotation, max_zoom)
+        q = misalign(p, **m)
+        out.append(replace(q, dataset="shuffled_middlebury", meta={**q.meta, "seed": seed}))
+    return out
+
+
+def misalignment_magnitude(shift, rotation: float, zoom: float, size) -> float:
+    """Mean displacement in pixels that a misalignment causes over an image of ``size`` (a scale for plots)."""
+    h, w = size
+    y, x = np.mgrid[0:h:8, 0:w:8].astype(np.float64)
+    x -= (w - 1) / 2
+    y -= (h - 1) / 2
+    a = math.radians(rotation)
+    nx = zoom * (math.cos(a) * x - math.sin(a) * y) + shift[0]
+    ny = zoom * (math.sin(a) * x + math.cos(a) * y) + shift[1]
+    return float(np.mean(np.hypot(nx - x, ny - y)))

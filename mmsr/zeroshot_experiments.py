@@ -1,0 +1,260 @@
+"""The CMSR paper's experiments (``../shared/papers/003_*``) as resumable scripts that write result records.
+
+``python -m mmsr.zeroshot_experiments EXPERIMENT [--mode M] [--seeds ...] [--out DIR] [--root DATA]``
+
+* ``table1``: Table 1 of 003 at x4 -- ZSSR and CMSR (zero-shot, per seed), our guided filter and bicubic on
+  the 8 EPFL NIR test images and on Shuffled-Middlebury (:func:`mmsr.data.misalign.shuffled_middlebury`);
+  ULB17-VT when the user has it (:func:`mmsr.data.datasets.load_ulb17vt`).
+* ``deformation``: the Fig. 11 ablation -- no alignment / global registration / + affine / + CPAB / + TPS on
+  weakly aligned pairs made from the EPFL *validation* images (never the test images), several runs each.
+* ``alternating``: the Fig. 14 ablation -- PSNR against the alternating-scales probability ``p`` (validation).
+* ``tolerance``: how far the global registration reaches -- registration error over a grid of shifts,
+  rotations and zooms applied to the validation pairs (no training; seconds).
+* ``speed``: wall time of a x4 CMSR on a 60x80 input and on a full NIR test image, with the PSNR reached.
+
+Every result is one JSON line in ``DIR/<experiment>.jsonl`` with its provenance (git commit, device, time,
+config, data split); a rerun skips the lines already there, so an interrupted run continues where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+import torch
+
+from .checks import DataNotFoundError
+from .data.datasets import load_epfl_nir, load_ulb17vt
+from .data.misalign import misalign, misalignment_magnitude, random_misalignment, shuffled_middlebury
+from .evaluate import Bicubic, evaluate
+from .recipes import guided_filter_model, zeroshot_config
+from .registration import register_global, registration_error_px, similarity_theta
+from .runtime import get_mode, try_gpu
+from .training import device_description, git_commit
+from .zeroshot import ZeroShotMethod
+
+DEFAULT_OUT = Path("results") / "cmsr"
+SCALE = 4
+
+
+# ------------------------------------------------------------------------------------------------ records
+def read_records(path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _append(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _provenance(device, mode: str) -> dict:
+    return {"git_commit": git_commit(), "device": device_description(device), "mode": mode,
+            "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _done(records: Sequence[dict], **key) -> bool:
+    return any(all(r.get(k) == v for k, v in key.items()) for r in records)
+
+
+def summarise(records: Sequence[dict], metric: str = "psnr") -> dict:
+    """Per (method, dataset): mean over images of each seed, then mean and std over seeds."""
+    out: dict = {}
+    groups: dict = {}
+    for r in records:
+        groups.setdefault((r["method"], r["dataset"]), {}).setdefault(r.get("seed", 0), []).append(r[metric])
+    for (m, d), by_seed in groups.items():
+        means = [float(np.mean(v)) for v in by_seed.values()]
+        out.setdefault(m, {})[d] = {"mean": float(np.mean(means)), "std": float(np.std(means, ddof=1)) if len(means) > 1 else 0.0,
+                                    "n_seeds": len(means), "n_images": max(len(v) for v in by_seed.values())}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ datasets
+def table1_datasets(root=None) -> dict:
+    """``{"NIR": pairs, "SMB": pairs, "U-VT": pairs}`` for what is available under the data root."""
+    sets = {"NIR": load_epfl_nir("test", root=root)}
+    try:
+        sets["SMB"] = shuffled_middlebury(root=root)
+    except DataNotFoundError:
+        pass
+    try:
+        sets["U-VT"] = load_ulb17vt("test", root=root)
+    except DataNotFoundError:
+        pass
+    return sets
+
+
+def validation_pairs(root=None, misaligned: bool = False, seed: int = 11) -> list:
+    """The EPFL validation images (from the training set), optionally with seeded rig-like misalignments."""
+    pairs = load_epfl_nir("val", root=root)
+    if not misaligned:
+        return pairs
+    rng = np.random.default_rng(seed)
+    return [misalign(p, **random_misalignment(rng, 24.0, 3.0, 0.03)) for p in pairs]
+
+
+def _score(method, pairs, guide_mode: str) -> list[dict]:
+    return evaluate(method, pairs, SCALE, guide_mode=guide_mode)
+
+
+# --------------------------------------------------------------------------------------------- experiments
+def run_table1(out: Path, mode: str, seeds: Sequence[int], root=None, device=None, methods=("zssr", "cmsr"),
+               datasets: Optional[Iterable[str]] = None, progress: bool = False) -> list[dict]:
+    path = out / "table1.jsonl"
+    records = read_records(path)
+    device = device or try_gpu()
+    sets = table1_datasets(root)
+    for d in (datasets or sets):
+        if d not in sets:
+            print(f"[table1] {d}: not available under the data root, skipped", file=sys.stderr)
+            continue
+        pairs = sets[d]
+        for name, model, gm in (("bicubic", Bicubic(SCALE), "gray"), ("guided_filter", guided_filter_model(SCALE), "gray")):
+            if not _done(records, method=name, dataset=d):
+                for row in _score(model, pairs, gm):
+                    rec = {"experiment": "table1", "method": name, "dataset": d, "seed": 0, **row,
+                           **_provenance(torch.device("cpu"), mode)}
+                    _append(path, rec)
+                    records.append(rec)
+        for m in methods:
+            for seed in seeds:
+                for p in pairs:
+                    if _done(records, method=m, dataset=d, seed=seed, image=p.name):
+                        continue
+                    cfg = zeroshot_config(m, mode, seed=seed)
+                    zs = ZeroShotMethod(cfg, SCALE, device=device, progress=progress)
+                    row = _score(zs, [p], "rgb" if m == "cmsr" else "gray")[0]
+                    rec = {"experiment": "table1", "method": m, "dataset": d, "seed": seed, **row,
+                           "train_seconds": zs.last_run.seconds["total"], "config": cfg.to_dict(),
+                           "split": f"{d} test images", **_provenance(device, mode)}
+                    _append(path, rec)
+                    records.append(rec)
+                    print(f"[table1] {m} {d} {p.name} seed {seed}: {row['psnr']:.2f} dB, {row['seconds']:.0f} s",
+                          file=sys.stderr)
+    return records
+
+
+DEFORMATION_VARIANTS = {
+    "none": {"register": False, "deformation": ()},
+    "registration": {"register": True, "deformation": ()},
+    "+affine": {"register": True, "deformation": ("affine",)},
+    "+cpab": {"register": True, "deformation": ("affine", "cpab")},
+    "+tps": {"register": True, "deformation": ("affine", "cpab", "tps")},
+}
+
+
+def run_variants(name: str, variants: dict, pairs, out: Path, mode: str, runs: int, device=None,
+                 progress: bool = False) -> list[dict]:
+    path = out / f"{name}.jsonl"
+    records = read_records(path)
+    device = device or try_gpu()
+    for run in range(runs):
+        for label, overrides in variants.items():
+            for p in pairs:
+                if _done(records, variant=label, seed=run, image=p.name):
+                    continue
+                cfg = zeroshot_config("cmsr", mode, seed=run, **overrides)
+                zs = ZeroShotMethod(cfg, SCALE, device=device, progress=progress)
+                row = _score(zs, [p], "rgb")[0]
+                rec = {"experiment": name, "method": "cmsr", "dataset": "epfl val" + (" misaligned" if "misalignment" in p.meta else ""),
+                       "variant": label, "seed": run, **row, "misalignment": p.meta.get("misalignment"),
+                       "config": cfg.to_dict(), **_provenance(device, mode)}
+                _append(path, rec)
+                records.append(rec)
+                print(f"[{name}] {label} {p.name} run {run}: {row['psnr']:.2f} dB", file=sys.stderr)
+    return records
+
+
+def run_tolerance(out: Path, root=None, shifts=(0, 16, 32, 48, 64, 96), rotations=(0, 2, 4, 6, 8, 10, 14),
+                  zooms=(0.9, 0.95, 1.0, 1.05, 1.1)) -> list[dict]:
+    """Registration error (HR pixels) over one-factor-at-a-time grids of misalignment, on validation pairs."""
+    path = out / "tolerance.jsonl"
+    if path.exists():
+        path.unlink()
+    from .evaluate import prepare_inputs
+
+    records = []
+    grid = ([("shift", (s, -0.6 * s), 0.0, 1.0) for s in shifts] + [("rotation", (0, 0), r, 1.0) for r in rotations]
+            + [("zoom", (0, 0), 0.0, z) for z in zooms])
+    for p in validation_pairs(root):
+        for factor, shift, rot, zoom in grid:
+            q = misalign(p, shift, rot, zoom)
+            lr, g, _ = prepare_inputs(q, SCALE, "rgb")
+            t0 = time.perf_counter()
+            reg = register_global(lr, g)
+            dt = time.perf_counter() - t0
+            H, W = g.shape[-2:]
+            err = registration_error_px(reg.theta, similarity_theta(rot, zoom, shift, (H, W)), (H, W))
+            before = misalignment_magnitude(shift, rot, zoom, (H, W))
+            rec = {"experiment": "tolerance", "image": p.name, "factor": factor, "shift_px": list(shift),
+                   "rotation_deg": rot, "zoom": zoom, "misalignment_px": before, "error_px": err, "seconds": dt,
+                   **_provenance(torch.device("cpu"), "n/a")}
+            _append(path, rec)
+            records.append(rec)
+    return records
+
+
+def run_speed(out: Path, mode: str, root=None, device=None) -> list[dict]:
+    """x4 CMSR wall time and PSNR on a 60x80 LR input (a crop of a test image) and on a whole test image."""
+    path = out / "speed.jsonl"
+    device = device or try_gpu()
+    p = load_epfl_nir("test", root=root)[1]
+    crop = replace(p, name=p.name + "_240x320", target=p.target[200:440, 300:620], guide=p.guide[200:440, 300:620])
+    records = []
+    for q in (crop, p):
+        cfg = zeroshot_config("cmsr", mode, seed=0)
+        zs = ZeroShotMethod(cfg, SCALE, device=device)
+        row = _score(zs, [q], "rgb")[0]
+        rec = {"experiment": "speed", "method": "cmsr", "image": q.name, "lr_size": [q.target.shape[0] // 4, q.target.shape[1] // 4],
+               **row, "timings": zs.last_run.seconds, "config": cfg.to_dict(), **_provenance(device, mode)}
+        _append(path, rec)
+        records.append(rec)
+        print(f"[speed] {q.name}: {row['seconds']:.1f} s, {row['psnr']:.2f} dB", file=sys.stderr)
+    return records
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m mmsr.zeroshot_experiments", description=__doc__.split("\n\n")[0])
+    ap.add_argument("experiment", choices=("table1", "deformation", "alternating", "tolerance", "speed"))
+    ap.add_argument("--mode", default=None, help="smoke | default | full (default: $MMSR_MODE or default)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (table1) / runs (ablations)")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--root", default=None, help="data root (default: $MMSR_DATA)")
+    ap.add_argument("--datasets", nargs="+", default=None, help="table1: a subset of NIR SMB U-VT")
+    ap.add_argument("--methods", nargs="+", default=["zssr", "cmsr"])
+    ap.add_argument("--p", type=float, nargs="+", default=[0.0, 0.1, 0.3, 0.5])
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--progress", action="store_true")
+    a = ap.parse_args(argv)
+    mode = get_mode(a.mode)
+    dev = try_gpu(a.device)
+    if a.experiment == "table1":
+        recs = run_table1(a.out, mode, a.seeds, a.root, dev, a.methods, a.datasets, a.progress)
+        print(json.dumps(summarise(recs), indent=1))
+    elif a.experiment == "deformation":
+        recs = run_variants("deformation", DEFORMATION_VARIANTS, validation_pairs(a.root, misaligned=True), a.out,
+                            mode, len(a.seeds), dev, a.progress)
+    elif a.experiment == "alternating":
+        variants = {f"p={p:g}": {"alternating_p": p} for p in a.p}
+        recs = run_variants("alternating", variants, validation_pairs(a.root), a.out, mode, len(a.seeds), dev,
+                            a.progress)
+    elif a.experiment == "tolerance":
+        recs = run_tolerance(a.out, a.root)
+    else:
+        recs = run_speed(a.out, mode, a.root, dev)
+    print(f"{len(recs)} records in {a.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,169 @@
+"""Deformation layers (affine, CPAB, TPS) and the global cross-modal registration."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mmsr.data.embedded import embedded_pairs
+from mmsr.data.misalign import misalign, misalignment_magnitude, shuffled_middlebury
+from mmsr.evaluate import prepare_inputs
+from mmsr.ops.warps import (AffineWarp, CPABWarp, DeformationStack, TPSWarp, identity_grid, integrate_velocity,
+                            warp_image)
+from mmsr.registration import edge_map, register_global, registration_error_px, similarity_theta
+
+
+def random_points(n=500, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 2, generator=g) * 1.8 - 0.9
+
+
+@pytest.mark.parametrize("layer", [AffineWarp(), CPABWarp((3, 4)), TPSWarp(4), DeformationStack()])
+def test_every_layer_starts_at_the_identity(layer):
+    p = random_points()
+    assert torch.allclose(layer(p), p, atol=1e-6)
+
+
+def test_identity_grid_matches_grid_sample_convention():
+    img = torch.arange(35.0).reshape(1, 1, 5, 7)
+    out = warp_image(img, identity_grid(5, 7)[None])
+    assert torch.allclose(out, img, atol=1e-5)
+
+
+def set_random_velocity(cpab, scale=0.15, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        cpab.velocity.copy_((torch.rand(cpab.velocity.shape, generator=g) - 0.5) * 2 * scale)
+
+
+def test_cpab_field_takes_vertex_values_and_is_continuous():
+    cpab = CPABWarp((2, 3), zero_boundary=False)
+    set_random_velocity(cpab)
+    # at the cell corners and centres the field equals the parameters
+    ys, xs = torch.linspace(-1, 1, 3), torch.linspace(-1, 1, 4)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    corners = torch.stack((gx.reshape(-1), gy.reshape(-1)), -1)
+    assert torch.allclose(cpab.field(corners), cpab.velocity[:12], atol=1e-6)
+    cy, cx = torch.meshgrid(torch.tensor([-0.5, 0.5]), torch.tensor([-2 / 3, 0.0, 2 / 3]), indexing="ij")
+    centres = torch.stack((cx.reshape(-1), cy.reshape(-1)), -1)
+    assert torch.allclose(cpab.field(centres), cpab.velocity[12:], atol=1e-5)
+    # continuity: points a hair apart (across cell and triangle edges) have nearly equal velocities
+    p = random_points(2000, seed=3).double()
+    eps = 1e-7
+    d = cpab.field(p + eps) - cpab.field(p)
+    assert d.abs().max() < 1e-5
+
+
+def test_cpab_field_is_affine_inside_a_triangle():
+    cpab = CPABWarp((2, 2), zero_boundary=False)
+    set_random_velocity(cpab)
+    # three points inside the bottom triangle of the lower-left cell, and their centroid
+    a, b, c = torch.tensor([[-0.9, -0.95], [-0.2, -0.95], [-0.5, -0.6]], dtype=torch.float64).unbind(0)
+    va, vb, vc = cpab.field(torch.stack((a, b, c))).unbind(0)
+    mid = cpab.field(((a + b + c) / 3)[None])[0]
+    assert torch.allclose(mid, (va + vb + vc) / 3, atol=1e-6)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_integrating_minus_v_inverts_v(exact):
+    cpab = CPABWarp((4, 4), steps=32)
+    set_random_velocity(cpab, scale=0.2)
+    p = random_points(800, seed=5)
+    forward = cpab(p, exact=exact)
+    assert (forward - p).abs().max() > 1e-2  # it really moved
+    back = cpab(forward, inverse=True, exact=exact)
+    assert (back - p).abs().max() < 2e-3  # 2e-3 of the half-width: one pixel in 1000
+
+
+def test_cpab_with_zero_boundary_keeps_the_frame():
+    cpab = CPABWarp((3, 3), zero_boundary=True)
+    set_random_velocity(cpab, scale=0.3)
+    t = torch.linspace(-1, 1, 50)
+    edge = torch.cat((torch.stack((t, -torch.ones(50)), -1), torch.stack((torch.ones(50), t), -1)))
+    assert cpab.field(edge).abs().max() < 1e-6
+
+
+def test_integrate_velocity_solves_a_linear_ode():
+    # dp/dt = -p  ->  p(1) = p(0) / e
+    p = random_points(10)
+    assert torch.allclose(integrate_velocity(lambda q: -q, p, 10), p / math.e, atol=1e-5)
+
+
+def test_tps_passes_through_its_displaced_control_points():
+    tps = TPSWarp(3)
+    with torch.no_grad():
+        tps.displacement.copy_(torch.randn(9, 2, generator=torch.Generator().manual_seed(0)) * 0.05)
+    assert torch.allclose(tps(tps.control), tps.control + tps.displacement, atol=1e-4)
+
+
+def test_gradients_reach_every_deformation_parameter():
+    stack = DeformationStack()
+    with torch.no_grad():  # off the identity so that no gradient is structurally zero
+        stack.cpab.velocity.add_(0.01)
+        stack.tps.displacement.add_(0.01)
+    img = torch.rand(1, 3, 20, 24)
+    out = warp_image(img, stack(identity_grid(10, 12)[None]))
+    out.square().sum().backward()
+    for name, p in stack.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_unknown_layer_is_refused():
+    with pytest.raises(ValueError, match="unknown deformation layer"):
+        DeformationStack(("affine", "optical-flow"))
+
+
+def test_field_interpolation_matches_exact_evaluation():
+    stack = DeformationStack()
+    set_random_velocity(stack.cpab, scale=0.04)  # a few percent of the frame: tens of pixels
+    with torch.no_grad():
+        stack.tps.displacement.normal_(0, 0.01)
+    p = random_points(300)
+    moved = (stack(p, exact=True) - p).abs().max()
+    assert moved > 5e-3
+    assert (stack(p) - stack(p, exact=True)).abs().max() < 0.1 * moved
+
+
+# ------------------------------------------------------------------------------------------------ registration
+@pytest.fixture(scope="module")
+def odd_pair():
+    p = embedded_pairs("test")[0]
+    return p.cropped(4)
+
+
+@pytest.mark.parametrize("shift,rot,zoom", [((0, 0), 0.0, 1.0), ((24, -14), 0.0, 1.0), ((-18, 10), 4.0, 1.03)])
+def test_registration_recovers_a_known_misalignment(odd_pair, shift, rot, zoom):
+    q = misalign(odd_pair, shift, rot, zoom)
+    lr, g, _ = prepare_inputs(q, 4, "rgb")
+    H, W = g.shape[-2:]
+    reg = register_global(lr, g)
+    err = registration_error_px(reg.theta, similarity_theta(rot, zoom, shift, (H, W)), (H, W))
+    before = misalignment_magnitude(shift, rot, zoom, (H, W))
+    assert err < max(3.0, 0.15 * before), (err, before, reg)
+
+
+def test_registration_refuses_batches():
+    with pytest.raises(ValueError, match=r"\(1, C, h, w\)"):
+        register_global(torch.rand(2, 1, 16, 16), torch.rand(2, 3, 64, 64))
+
+
+def test_edge_map_is_contrast_invariant():
+    x = torch.rand(1, 1, 32, 40)
+    assert torch.allclose(edge_map(x), edge_map(1 - x), atol=1e-5)
+
+
+def test_misalign_records_the_transform_and_zero_is_identity(odd_pair):
+    same = misalign(odd_pair)
+    assert np.abs(same.guide.astype(int) - odd_pair.guide.astype(int)).max() <= 1
+    moved = misalign(odd_pair, (5, 0))
+    assert moved.meta["misalignment"]["shift_px"] == [5.0, 0.0]
+    # content moves right by 5 px
+    assert np.abs(moved.guide[:, 10:-10].astype(int) - odd_pair.guide[:, 5:-15].astype(int)).mean() < 2
+
+
+def test_shuffled_middlebury_is_reproducible(shared_data):
+    a = shuffled_middlebury(root=shared_data)
+    b = shuffled_middlebury(root=shared_data)
+    assert len(a) >= 3
+    assert [p.meta["misalignment"] for p in a] == [p.meta["misalignment"] for p in b]
+    assert all(p.dataset == "shuffled_middlebury" for p in a)
