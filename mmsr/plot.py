@@ -99,3 +99,44 @@ def filter_grid(weights, ncols: int = 8, size: float = 0.8, title: Optional[str]
     if title:
         fig.suptitle(title)
     return fig
+
+
+def red_green(target, guide) -> np.ndarray:
+    """An ``HxWx3`` overlay: the target in red, the guide's luminance in green (yellow where they agree).
+
+    Each is stretched to its own 1st-99th percentile so that modalities of different contrast compare; this
+    is how 003 (Fig. 6, Fig. 10) shows alignment before and after the learned deformation.
+    """
+    def stretch(a):
+        a = _np(a).astype(np.float64)
+        if a.ndim == 3:
+            a = a.mean(axis=-1)
+        lo, hi = np.percentile(a, (1, 99))
+        return np.clip((a - lo) / max(hi - lo, 1e-9), 0, 1)
+
+    t, g = stretch(target), stretch(guide)
+    if t.shape != g.shape:
+        raise ValueError(f"target {t.shape} and guide {g.shape} must have the same size for an overlay")
+    return np.stack((t, g, np.zeros_like(t)), axis=-1)
+
+
+def displacement_quiver(deformation, size, step: int = 24, ax=None, title: Optional[str] = None):
+    """Arrows of a deformation's displacement (in pixels of ``size``) on a coarse grid; returns the axes."""
+    import matplotlib.pyplot as plt
+
+    from .ops.warps import identity_grid
+
+    h, w = size
+    ys, xs = np.arange(step // 2, h, step), np.arange(step // 2, w, step)
+    grid = identity_grid(h, w)[ys][:, xs]
+    with torch.no_grad():
+        moved = deformation(grid)
+    d = ((moved - grid) * torch.tensor([w / 2.0, h / 2.0])).numpy()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4 * h / w))
+    ax.quiver(xs, ys, d[..., 0], d[..., 1], angles="xy", scale_units="xy", scale=0.25, color="tab:red")
+    ax.set_xlim(0, w)
+    ax.set_ylim(h, 0)
+    ax.set_aspect("equal")
+    ax.set_title(title or f"displacement (arrows x4), max {np.hypot(d[..., 0], d[..., 1]).max():.1f} px", fontsize=9)
+    return ax

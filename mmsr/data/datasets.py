@@ -340,3 +340,41 @@ def nir_pairs(split: str = "test", root=None) -> tuple[list[GuidedPair], str]:
             pairs = pairs[:-1]
         return pairs, "embedded"
     return load_epfl_nir(split, r), "epfl_nir"
+
+
+# --------------------------------------------------------------------------------------- visible-thermal
+THERMAL_HINT = ("visible/thermal pairs with low-resolution thermal images (CATS, FLIR-ADAS, FLIR-One as packaged "
+                "by the UGSR project) go under <root>/thermal_visible/[UGSR/]datasets/<set>/{ther_*,<s>x/rgb}")
+
+
+def load_thermal_visible(subset: str = "cats", scale: int = 4, root=None) -> list[dict]:
+    """Real, *unaligned* visible-thermal pairs: ``{"name", "lr", "guide"}`` (no ground truth).
+
+    ``lr``: the low-resolution thermal image (``ther_60_80`` / ``ther_64_80``, one channel); ``guide``: the
+    visible image at ``scale`` times its size (``<scale>x/rgb``). The cameras are side by side, so the pair is
+    misaligned by design -- the setting of CMSR's Fig. 1 and 6; use it to look, not to score.
+    """
+    r = _require_root(root, "thermal_visible")
+    base = _first_dir([r / "thermal_visible" / "UGSR" / "datasets" / subset, r / "thermal_visible" / "datasets" / subset])
+    if base is None:
+        raise DataNotFoundError(f"no visible/thermal set {subset!r} under {r}; {THERMAL_HINT}")
+    lr_dirs = sorted(d for d in base.iterdir() if d.is_dir() and d.name.startswith("ther_"))
+    rgb_dir = base / f"{scale}x" / "rgb"
+    if not lr_dirs or not rgb_dir.is_dir():
+        raise DataNotFoundError(f"{base} lacks ther_*/ or {scale}x/rgb/; {THERMAL_HINT}")
+    rgb_files = sorted(rgb_dir.iterdir())
+    out = []
+    for f in sorted(lr_dirs[0].iterdir()):
+        # the visible file of a pair shares the thermal file's name up to the camera word
+        stem = f.stem.replace("_left_thermal", "").replace("_thermal", "")
+        match = [g for g in rgb_files if g.stem.replace("_right_color", "").replace("_thermal", "") == stem]
+        if not match:
+            continue
+        lr = read_image(f, hint=THERMAL_HINT)
+        lr = lr[..., 0] if lr.ndim == 3 else lr
+        guide = read_image(match[0], hint=THERMAL_HINT)
+        if guide.shape[:2] == (lr.shape[0] * scale, lr.shape[1] * scale):
+            out.append({"name": f.stem, "lr": lr, "guide": guide, "subset": subset})
+    if not out:
+        raise DataNotFoundError(f"found no thermal/visible pairs with a {scale}x guide under {base}; {THERMAL_HINT}")
+    return out

@@ -1,4 +1,4 @@
-"""Weakly aligned pairs, made reproducibly from aligned ones (the setting of CMSR, ``../shared/papers/003_*``).
+"""Weakly aligned and cross-modally inconsistent pairs, made reproducibly from aligned ones (CMSR, ``../shared/papers/003_*``).
 
 Real two-camera rigs see the scene from slightly different places: the guide is shifted by tens of pixels,
 rotated by a few degrees and scaled by a few percent relative to the target. :func:`misalign` applies such a
@@ -77,3 +77,27 @@ def misalignment_magnitude(shift, rotation: float, zoom: float, size) -> float:
     nx = zoom * (math.cos(a) * x - math.sin(a) * y) + shift[0]
     ny = zoom * (math.sin(a) * x + math.cos(a) * y) + shift[1]
     return float(np.mean(np.hypot(nx - x, ny - y)))
+
+
+def with_guide_only_object(pair: GuidedPair, centre=None, radius: int = 40, period: int = 8) -> GuidedPair:
+    """``pair`` with a textured disc (a checkerboard) pasted into the guide only (003, Fig. 5).
+
+    The disc exists in the guide's modality but not in the target's: a method that copies guide structure
+    regardless of the target will paint it into its output. ``pair.meta["guide_only_box"]`` holds
+    ``(y0, x0, y1, x1)`` of the disc's bounding box, for measuring the damage there.
+    """
+    guide = np.array(pair.guide, copy=True)
+    h, w = guide.shape[:2]
+    cy, cx = centre if centre is not None else (h // 2, w // 2)
+    if not (radius <= cy < h - radius and radius <= cx < w - radius):
+        raise ValueError(f"a disc of radius {radius} at {(cy, cx)} does not fit in a {h}x{w} guide")
+    yy, xx = np.mgrid[0:h, 0:w]
+    disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
+    checker = (((yy // period) + (xx // period)) % 2).astype(np.float64)
+    value = np.where(checker > 0, 230.0, 25.0)
+    if guide.ndim == 3:
+        guide[disc] = np.clip(value[disc], 0, 255).astype(guide.dtype)[:, None]
+    else:
+        guide[disc] = np.clip(value[disc], 0, 255).astype(guide.dtype)
+    box = (cy - radius, cx - radius, cy + radius + 1, cx + radius + 1)
+    return replace(pair, guide=guide, meta={**pair.meta, "guide_only_box": box})
