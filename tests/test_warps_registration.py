@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmsr.data.embedded import embedded_pairs
-from mmsr.data.misalign import misalign, misalignment_magnitude, shuffled_middlebury
+from mmsr.data.misalign import misalign, misalignment_magnitude, shuffled_middlebury, with_guide_only_object
 from mmsr.evaluate import prepare_inputs
 from mmsr.ops.warps import (AffineWarp, CPABWarp, DeformationStack, TPSWarp, identity_grid, integrate_velocity,
                             warp_image)
@@ -167,3 +167,46 @@ def test_shuffled_middlebury_is_reproducible(shared_data):
     assert len(a) >= 3
     assert [p.meta["misalignment"] for p in a] == [p.meta["misalignment"] for p in b]
     assert all(p.dataset == "shuffled_middlebury" for p in a)
+
+
+def test_guide_only_object_changes_the_guide_only(odd_pair):
+    q = with_guide_only_object(odd_pair, radius=10)
+    y0, x0, y1, x1 = q.meta["guide_only_box"]
+    assert np.array_equal(q.target, odd_pair.target)
+    assert not np.array_equal(q.guide[y0:y1, x0:x1], odd_pair.guide[y0:y1, x0:x1])
+    outside = np.ones(q.guide.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(q.guide[outside], odd_pair.guide[outside])
+    with pytest.raises(ValueError, match="does not fit"):
+        with_guide_only_object(odd_pair, centre=(0, 0), radius=10)
+
+
+def test_red_green_overlay_and_quiver(odd_pair):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mmsr.plot import displacement_quiver, red_green
+
+    rg = red_green(odd_pair.target, odd_pair.guide)
+    assert rg.shape == odd_pair.target.shape + (3,) and rg.min() >= 0 and rg.max() <= 1
+    assert np.all(rg[..., 2] == 0)
+    with pytest.raises(ValueError, match="same size"):
+        red_green(odd_pair.target, odd_pair.guide[:-1])
+    ax = displacement_quiver(DeformationStack(), (40, 60), step=10)
+    assert "max 0.0 px" in ax.get_title()
+
+
+def test_thermal_visible_loader(shared_data):
+    from mmsr.data.datasets import load_thermal_visible
+
+    pairs = load_thermal_visible("cats", 4, shared_data)
+    assert pairs and all(p["guide"].shape[:2] == (p["lr"].shape[0] * 4, p["lr"].shape[1] * 4) for p in pairs)
+    assert all(p["lr"].ndim == 2 for p in pairs)
+
+
+def test_thermal_visible_loader_says_what_is_missing(tmp_path):
+    from mmsr.checks import DataNotFoundError
+    from mmsr.data.datasets import load_thermal_visible
+
+    with pytest.raises(DataNotFoundError, match="thermal"):
+        load_thermal_visible("cats", 4, tmp_path)
