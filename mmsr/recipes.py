@@ -43,7 +43,10 @@ def zeroshot_config(method: str = "cmsr", mode: Optional[str] = None, **override
     """The :class:`~mmsr.zeroshot.ZeroShotConfig` of a run mode, with ``overrides``."""
     from .zeroshot import ZeroShotConfig
 
-    return ZeroShotConfig(method=method, **{**ZEROSHOT_SETTINGS[get_mode(mode)], **overrides})
+    # alternating scales is CMSR's: without a guide the upsampling-based scheme teaches FE1 that the residual
+    # of a bicubic input is zero, and ZSSR collapses to bicubic + back-projection (measured: a constant FE1)
+    base = {**ZEROSHOT_SETTINGS[get_mode(mode)], **({"alternating_p": 0.0} if method == "zssr" else {})}
+    return ZeroShotConfig(method=method, **{**base, **overrides})
 
 
 #: SRCNN training per run mode. ``full`` follows the paper's data (40,000 patches of 64x64); its step count

@@ -29,11 +29,17 @@ def smooth_pair(h=21, w=27, scale=4, seed=0):
 SMOKE = zeroshot_config("cmsr", "smoke")
 
 
-def test_untrained_networks_are_bicubic():
+def test_untrained_networks_start_near_bicubic():
     lr, guide, _ = smooth_pair()
     up = upsample_bicubic(lr, 4)
-    assert torch.allclose(ZSSRNet(4, 8, 3)(lr), up)
-    assert torch.allclose(CMSRNet(4, 3, 8, 3, 8, 2)(lr, guide), up)
+    torch.manual_seed(0)
+    assert (ZSSRNet(4, 8, 3)(lr) - up).abs().max() < 0.02
+    assert (CMSRNet(4, 3, 8, 3, 8, 2)(lr, guide) - up).abs().max() < 0.02
+
+
+def test_zssr_does_not_use_alternating_scales():
+    assert zeroshot_config("zssr", "default").alternating_p == 0.0
+
 
 
 def test_cmsr_checks_the_guide():
@@ -99,7 +105,10 @@ def test_back_projection_makes_the_estimate_consistent():
 
 def test_self_ensemble_of_an_equivariant_model_changes_nothing():
     lr, guide, _ = smooth_pair()
-    net = CMSRNet(4, 3, 8, 3, 8, 2)  # untrained: bicubic, which commutes with flips and rotations by 90 degrees
+    net = CMSRNet(4, 3, 8, 3, 8, 2)
+    with torch.no_grad():  # zero branches: bicubic, which commutes with flips and rotations by 90 degrees
+        net.fe1[-1].weight.zero_()
+        net.fe2[-1].weight.zero_()
     assert torch.allclose(predict(net, lr, guide, 4, self_ensemble=True), predict(net, lr, guide, 4, False), atol=1e-5)
 
 

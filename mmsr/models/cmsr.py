@@ -20,8 +20,9 @@ from ..checks import check_scale
 from ..degrade import upsample_bicubic
 
 
-def conv_stack(in_channels: int, width: int, depth: int, last_kernel: int = 3) -> nn.Sequential:
-    """``depth`` convolutions (3x3, ReLU between; the last ``last_kernel`` wide, 1 output, zero-initialised)."""
+def conv_stack(in_channels: int, width: int, depth: int, last_kernel: int = 3, last_std: float = 1e-3) -> nn.Sequential:
+    """``depth`` convolutions (3x3, ReLU between, He-initialised; the last ``last_kernel`` wide with one output,
+    initialised at ``N(0, last_std^2)`` so that the branch starts near zero but every layer gets a gradient)."""
     if depth < 2:
         raise ValueError(f"depth must be >= 2, got {depth}")
     layers, c = [], in_channels
@@ -29,7 +30,11 @@ def conv_stack(in_channels: int, width: int, depth: int, last_kernel: int = 3) -
         layers += [nn.Conv2d(c, width, 3, padding=1, padding_mode="replicate"), nn.ReLU(inplace=True)]
         c = width
     last = nn.Conv2d(c, 1, last_kernel, padding=last_kernel // 2, padding_mode="replicate")
-    nn.init.zeros_(last.weight)
+    for layer in layers:
+        if isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+    nn.init.normal_(last.weight, std=last_std)
     nn.init.zeros_(last.bias)
     layers.append(last)
     return nn.Sequential(*layers)
