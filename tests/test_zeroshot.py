@@ -40,6 +40,7 @@ def test_untrained_networks_start_near_bicubic():
 def test_zssr_does_not_use_alternating_scales():
     assert zeroshot_config("zssr", "default", alternating_p=0.3).alternating_p == 0.3  # explicit wins
     assert zeroshot_config("zssr", "default").alternating_p == 0.0
+    assert zeroshot_config("zssr", "default").gradual and not zeroshot_config("cmsr", "default").gradual
 
 
 
