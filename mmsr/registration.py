@@ -55,8 +55,9 @@ def edge_map(image: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
     return mag / local
 
 
-def _similarity_theta(rotation_deg: float, scale: float, shift_px, height: int, width: int) -> torch.Tensor:
-    """Normalised ``2x3`` matrix of ``p_guide = s R (p - c) + c + t`` written in pixel units of an HxW grid."""
+def similarity_theta(rotation_deg: float = 0.0, scale: float = 1.0, shift_px=(0.0, 0.0), size=(1, 1)) -> torch.Tensor:
+    """Normalised ``2x3`` matrix of ``p_guide = s R (p - c) + c + t``, with ``t`` in pixels of a grid of ``size``."""
+    height, width = int(size[0]), int(size[1])
     a = math.radians(rotation_deg)
     R = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], dtype=torch.float64) * scale
     # pixel -> normalised: p_n = D p_px + e with D = diag(2/W, 2/H) and the centre at 0
@@ -64,11 +65,6 @@ def _similarity_theta(rotation_deg: float, scale: float, shift_px, height: int, 
     A = D @ R @ torch.linalg.inv(D)
     t = D @ torch.tensor([float(shift_px[0]), float(shift_px[1])], dtype=torch.float64)
     return torch.cat((A, t[:, None]), dim=1).float()
-
-
-def similarity_theta(rotation_deg: float = 0.0, scale: float = 1.0, shift_px=(0.0, 0.0), size=(1, 1)) -> torch.Tensor:
-    """The normalised affine of a similarity about the image centre, with the shift in pixels of ``size``."""
-    return _similarity_theta(rotation_deg, scale, shift_px, int(size[0]), int(size[1]))
 
 
 def _masked_ncc(fixed: torch.Tensor, moving: torch.Tensor, mask: torch.Tensor, max_shift: Sequence[int]):
@@ -129,13 +125,12 @@ def register_global(target_lr: torch.Tensor, guide: torch.Tensor, *, rotations: 
     fixed = edge_map(target_lr, sigma)[0, 0].double()
     fixed = (fixed - fixed.mean()) / fixed.std().clamp_min(1e-9)
     grid = identity_grid(h, w)[None]
-    ones = torch.ones(1, 1, h, w)
     shift_lim = (int(max_shift * h), int(max_shift * w))
 
     def search(candidates):
         best = None
         for s, r in candidates:
-            theta = _similarity_theta(r, s, (0, 0), h, w)
+            theta = similarity_theta(r, s, (0, 0), (h, w))
             pts = grid @ theta[:, :2].T + theta[:, 2]
             moving = edge_map(warp_image(small, pts), sigma)[0, 0].double()
             inside = (pts.abs() <= 1).all(-1)[0].double()  # pixels that came from inside the guide frame
@@ -154,7 +149,7 @@ def register_global(target_lr: torch.Tensor, guide: torch.Tensor, *, rotations: 
     a = math.radians(r)
     Rs = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]]) * s
     t = Rs @ np.array([dx, dy], dtype=np.float64)
-    theta = _similarity_theta(r, s, (t[0], t[1]), h, w)
+    theta = similarity_theta(r, s, (t[0], t[1]), (h, w))
     return Registration(theta, (float(t[0]), float(t[1])), float(r), float(s), score)
 
 

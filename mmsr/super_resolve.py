@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from .checks import check_scale
-from .data.io import read_image, to_gray
+from .data.io import read_image
+from .data.patches import guide_channels
 from .degrade import imresize
 from .recipes import zeroshot_config
 from .runtime import get_mode, try_gpu
@@ -80,8 +81,7 @@ def prepare_pair(target: np.ndarray, guide: np.ndarray, scale: int, fit_guide: b
                 f"{guide_name} is {guide.shape[0]}x{guide.shape[1]} but must be {scale} x the target "
                 f"({h}x{w}) = {want[0]}x{want[1]} (it is {ratio[0]:.2f} x {ratio[1]:.2f} the target). Pass "
                 f"fit_guide=True / --fit-guide to resize a guide of the same aspect ratio, or crop it.")
-    g = guide.astype(np.float32) / (255.0 if guide.dtype == np.uint8 or guide.max() > 1 else 1.0)
-    g = np.repeat(g[None], 3, 0) if g.ndim == 2 else np.moveaxis(g, -1, 0)
+    g = guide_channels(guide, "rgb").astype(np.float32) / (255.0 if guide.dtype == np.uint8 or guide.max() > 1 else 1.0)
     lr = torch.from_numpy(target.astype(np.float32) / peak)[None, None]
     return lr, torch.from_numpy(np.ascontiguousarray(g))[None], peak, target.dtype
 
@@ -95,8 +95,7 @@ def super_resolve_files(target_path, guide_path, scale: int, out=None, *, method
     lr, g, peak, dtype = prepare_pair(target, guide, scale, fit_guide, str(target_path), str(guide_path))
     dev = device or try_gpu()
     cfg = zeroshot_config(method, get_mode(mode), seed=seed, **overrides)
-    with torch.enable_grad():
-        run = zero_shot_sr(lr.to(dev), g.to(dev) if method == "cmsr" else None, scale, cfg, progress=progress)
+    run = zero_shot_sr(lr.to(dev), g.to(dev) if method == "cmsr" else None, scale, cfg, progress=progress)
     if out is not None:
         est = run.output.detach().double().cpu().numpy()[0, 0] * peak
         if dtype.kind in "iu":

@@ -11,9 +11,8 @@ learned unfolding are measured.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Sequence
 
-import numpy as np
 import torch
 
 from .models.lista import LISTA

@@ -40,18 +40,16 @@ import math
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Optional, Sequence
+from typing import Optional
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .checks import check_scale
 from .degrade import imresize
 from .models.cmsr import CMSRNet, ZSSRNet
-from .ops.warps import DeformationStack, identity_grid, warp_image
+from .ops.warps import DeformationStack, warp_image
 from .registration import Registration, register_global
-from .runtime import seed_everything
 
 METHODS = ("zssr", "cmsr")
 
@@ -158,10 +156,6 @@ def random_patch_points(batch: int, size: int, spacing_px: float, image_hw, cfg:
     return torch.stack((px * (2.0 / w), py * (2.0 / h)), dim=-1)
 
 
-def _sample(image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-    return warp_image(image.expand(points.shape[0], *image.shape[1:]), points)
-
-
 def _pool_points(points: torch.Tensor, s: int) -> torch.Tensor:
     """Centres of ``s x s`` blocks of a dense point grid: where the pixels of the coarser grid lie."""
     return F.avg_pool2d(points.permute(0, 3, 1, 2), s).permute(0, 2, 3, 1)
@@ -175,18 +169,18 @@ def training_batch(lr: torch.Tensor, guide: Optional[torch.Tensor], deformation:
     dev = lr.device
     if upsampling:  # target patch of P/s LR pixels, upsampled to be the ground truth; guide at true resolution
         pts = random_patch_points(cfg.batch, P, 1.0 / s, (h, w), cfg, generator, dev)
-        t = _sample(lr, _pool_points(pts, s))
+        t = warp_image(lr, _pool_points(pts, s))
         gt = imresize(t, output_shape=(P, P))
         son = t
         g_pts = pts
     else:  # target patch of P LR pixels is the ground truth; guide sampled s times denser then downscaled by s
         pts = random_patch_points(cfg.batch, P * s, 1.0 / s, (h, w), cfg, generator, dev)
-        gt = _sample(lr, _pool_points(pts, s))
+        gt = warp_image(lr, _pool_points(pts, s))
         son = imresize(gt, output_shape=(P // s, P // s))
         g_pts = pts
     if guide is None:
         return son, None, gt
-    g = _sample(guide, deformation(g_pts) if deformation is not None else g_pts)
+    g = warp_image(guide, deformation(g_pts) if deformation is not None else g_pts)
     if not upsampling:
         g = imresize(g, output_shape=(P, P))
     return son, g, gt
@@ -327,7 +321,6 @@ def zero_shot_sr(lr: torch.Tensor, guide: Optional[torch.Tensor], scale: int,
             raise ValueError(f"patch={cfg.patch} must be divisible by the stage scale {s}")
     if min(lr.shape[-2:]) < cfg.patch // 2:
         raise ValueError(f"the target ({tuple(lr.shape[-2:])}) is too small for patch={cfg.patch}; lower patch")
-    seed_everything(cfg.seed)
     t0 = time.perf_counter()
     registration = None
     initial = None
@@ -344,8 +337,9 @@ def zero_shot_sr(lr: torch.Tensor, guide: Optional[torch.Tensor], scale: int,
         if guide is not None:
             h, w = lr.shape[-2] * reached, lr.shape[-1] * reached
             g = guide if (h, w) == tuple(guide.shape[-2:]) else imresize(guide, output_shape=(h, w))
-        net, deform, history = train_stage(current, g, s, replace(cfg, seed=cfg.seed + 1000 * k),
-                                           initial=initial, progress=progress)
+        with torch.enable_grad():  # callers may sit under no_grad (e.g. mmsr.evaluate): training needs gradients
+            net, deform, history = train_stage(current, g, s, replace(cfg, seed=cfg.seed + 1000 * k),
+                                               initial=initial, progress=progress)
         gd = None if g is None else deform.deform(g).detach()
         current = predict(net, current, gd, s, cfg.self_ensemble, cfg.bp_iters)
         if reached != s:  # later stages: keep consistency with the original observation too
@@ -376,15 +370,8 @@ class ZeroShotMethod:
 
     def __call__(self, lr: torch.Tensor, guide: Optional[torch.Tensor] = None) -> torch.Tensor:
         dev = self.device or lr.device
-        with torch.enable_grad():
-            run = zero_shot_sr(lr.to(dev), None if guide is None else guide.to(dev), self.scale, self.config,
-                               progress=self.progress)
+        run = zero_shot_sr(lr.to(dev), None if guide is None else guide.to(dev), self.scale, self.config,
+                           progress=self.progress)
         self.last_run = run
         return run.output
 
-
-def seeds_summary(values: Sequence[float]) -> dict:
-    """Mean, standard deviation and range of a per-seed quantity."""
-    v = np.asarray(values, dtype=np.float64)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if v.size > 1 else 0.0,
-            "min": float(v.min()), "max": float(v.max()), "n": int(v.size)}

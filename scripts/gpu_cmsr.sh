@@ -6,14 +6,10 @@
 #   MMSR_DATA   data root (default: ../shared/data or shared/data, whichever exists)
 #   SEEDS       default "0 1 2";  MODE default "full";  ONLY e.g. "speed table1" to run a subset
 set -euo pipefail
-cd "$(dirname "$0")/.."
-DATA=${MMSR_DATA:-}
-if [ -z "$DATA" ]; then for d in ../shared/data shared/data; do [ -d "$d" ] && DATA=$d && break; done; fi
-[ -n "$DATA" ] || { echo "no data root: set MMSR_DATA" >&2; exit 2; }
+. "$(dirname "$0")/data_root.sh"
 OUT=${OUT:-runs/gpu_cmsr}
 MODE=${MODE:-full}
 mkdir -p "$OUT"
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 python -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" | tee -a "$OUT/log.txt"
 for exp in ${ONLY:-speed table1 deformation alternating}; do
   case $exp in

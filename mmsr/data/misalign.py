@@ -14,14 +14,13 @@ The transform of every pair is stored in ``pair.meta["misalignment"]``.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
 import torch
 
 from ..ops.warps import identity_grid, warp_image
-from ..registration import similarity_theta
+from ..registration import registration_error_px, similarity_theta
 from .pairs import GuidedPair
 
 
@@ -69,14 +68,7 @@ def shuffled_middlebury(root=None, seed: int = 2005, max_shift: float = 24.0, ma
 
 def misalignment_magnitude(shift, rotation: float, zoom: float, size) -> float:
     """Mean displacement in pixels that a misalignment causes over an image of ``size`` (a scale for plots)."""
-    h, w = size
-    y, x = np.mgrid[0:h:8, 0:w:8].astype(np.float64)
-    x -= (w - 1) / 2
-    y -= (h - 1) / 2
-    a = math.radians(rotation)
-    nx = zoom * (math.cos(a) * x - math.sin(a) * y) + shift[0]
-    ny = zoom * (math.sin(a) * x + math.cos(a) * y) + shift[1]
-    return float(np.mean(np.hypot(nx - x, ny - y)))
+    return registration_error_px(similarity_theta(rotation, zoom, shift, size), torch.eye(2, 3), size)
 
 
 def with_guide_only_object(pair: GuidedPair, centre=None, radius: int = 40, period: int = 8) -> GuidedPair:

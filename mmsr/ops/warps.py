@@ -42,9 +42,14 @@ def identity_grid(height: int, width: int, device=None, dtype=torch.float32) -> 
 
 
 def warp_image(image: torch.Tensor, points: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
-    """Sample ``image`` ``(N, C, H, W)`` at ``points`` ``(N, h, w, 2)`` (border values outside the frame)."""
-    if points.shape[0] != image.shape[0]:
+    """Sample ``image`` ``(N, C, H, W)`` at ``points`` ``(N, h, w, 2)`` (border values outside the frame).
+
+    A batch of one on either side is broadcast to the other's batch size.
+    """
+    if points.shape[0] == 1 and image.shape[0] > 1:
         points = points.expand(image.shape[0], *points.shape[1:])
+    elif image.shape[0] == 1 and points.shape[0] > 1:
+        image = image.expand(points.shape[0], *image.shape[1:])
     return F.grid_sample(image, points.to(image.dtype), mode=mode, padding_mode="border", align_corners=False)
 
 
@@ -136,14 +141,14 @@ class CPABWarp(nn.Module):
         if exact:
             return integrate_velocity(lambda p: self.field(p, v), points, self.steps)
         vg = self.velocity_grid(v).to(points.dtype)
-        shape = points.shape
+        return integrate_velocity(lambda p: sample_field(vg, p), points, self.steps)
 
-        def field(p):
-            out = F.grid_sample(vg, p.reshape(1, -1, 1, 2), mode="bilinear", padding_mode="border",
-                                align_corners=True)
-            return out[0, :, :, 0].T.reshape(shape)
 
-        return integrate_velocity(field, points, self.steps)
+def sample_field(field: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Bilinear value at ``points`` (``(..., 2)``) of a 2-vector field tabulated corner to corner, ``(1, 2, Gy, Gx)``."""
+    out = F.grid_sample(field, points.reshape(1, -1, 1, 2), mode="bilinear", padding_mode="border",
+                        align_corners=True)
+    return out[0, :, :, 0].T.reshape(points.shape)
 
 
 def integrate_velocity(field, points: torch.Tensor, steps: int) -> torch.Tensor:
@@ -186,7 +191,6 @@ class TPSWarp(nn.Module):
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         coef = (self.solve @ self.displacement).to(points.dtype)  # (n + 3, 2): kernel weights then affine
-        n = self.control.shape[0]
         flat = points.reshape(-1, 2)
         U = _tps_kernel(((flat[:, None] - self.control.to(points.dtype)[None]) ** 2).sum(-1))
         basis = torch.cat((U, torch.ones_like(flat[:, :1]), flat), dim=1)
@@ -248,11 +252,7 @@ class DeformationStack(nn.Module):
             if exact:
                 points = self.local(points, exact=True)
             else:
-                field = self.local_field().to(points.dtype)
-                shape = points.shape
-                flat = points.reshape(1, -1, 1, 2)
-                points = F.grid_sample(field, flat, mode="bilinear", padding_mode="border",
-                                       align_corners=True)[0, :, :, 0].T.reshape(shape)
+                points = sample_field(self.local_field().to(points.dtype), points)
         for layer in (self.affine, self.initial):
             if layer is not None:
                 points = layer(points)
