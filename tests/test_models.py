@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from mmsr.evaluate import Bicubic, evaluate, mean_row
-from mmsr.models import SRCNN, GuidedFilterUpsampler, box_filter, build_model, guided_filter
+from mmsr.models import DJF, SRCNN, GuidedFilterUpsampler, box_filter, build_model, guided_filter
 from mmsr.data import embedded_pairs
 
 
@@ -21,6 +21,40 @@ def test_srcnn_is_9_1_5():
     m = SRCNN(2)
     assert [c.kernel_size for c in (m.conv1, m.conv2, m.conv3)] == [(9, 9), (1, 1), (5, 5)]
     assert (m.conv1.out_channels, m.conv2.out_channels) == (64, 32)
+
+
+@pytest.mark.parametrize("scale,guide_channels", [(2, 3), (4, 1), (3, 3)])
+def test_djf_shapes_gradients_and_bicubic_start(scale, guide_channels):
+    torch.manual_seed(0)
+    m = DJF(scale, guide_channels)
+    lr = torch.rand(2, 1, 7, 9, requires_grad=True)  # odd sizes
+    guide = torch.rand(2, guide_channels, 7 * scale, 9 * scale)
+    out = m(lr, guide)
+    assert out.shape == (2, 1, 7 * scale, 9 * scale)
+    out.mean().backward()
+    assert lr.grad is not None and all(p.grad is not None for p in m.parameters())
+    # the residual starts near zero: an untrained DJF is (almost) bicubic
+    from mmsr.degrade import upsample_bicubic
+
+    assert (out - upsample_bicubic(lr, scale)).abs().max() < 0.05
+
+
+def test_djf_is_three_9_1_5_stacks():
+    m = DJF(4, 3)
+    for net, (n1, n2), cin in ((m.cnn_t, (96, 48), 1), (m.cnn_g, (96, 48), 3), (m.cnn_f, (64, 32), 2)):
+        convs = [c for c in net if isinstance(c, torch.nn.Conv2d)]
+        assert [c.kernel_size for c in convs] == [(9, 9), (1, 1), (5, 5)]
+        assert [c.out_channels for c in convs] == [n1, n2, 1] and convs[0].in_channels == cin
+
+
+def test_djf_refuses_bad_guides():
+    m = DJF(2, 3)
+    with pytest.raises(ValueError, match="3-channel"):
+        m(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 16, 16))
+    with pytest.raises(ValueError, match="does not match"):
+        m(torch.rand(1, 1, 8, 8), torch.rand(1, 3, 16, 18))
+    with pytest.raises(ValueError, match="needs a guide"):
+        m(torch.rand(1, 1, 8, 8), None)
 
 
 def test_box_filter_matches_direct_mean(rng):

@@ -6,13 +6,14 @@ single-image models accept and ignore the guide.
 """
 from .guided_filter import GuidedFilterUpsampler, box_filter, guided_filter, guided_upsample
 from .acsc import ACSC
+from .djf import DJF
 from .lista import LISTA
 from .lmcsc import LMCSCEncoder, LMCSCNet
 from .srcnn import SRCNN
 
-__all__ = ["SRCNN", "LMCSCNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "guided_upsample", "box_filter", "build_model", "MODELS"]
+__all__ = ["SRCNN", "DJF", "LMCSCNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "guided_upsample", "box_filter", "build_model", "MODELS"]
 
-MODELS = {"srcnn": SRCNN, "lmcsc": LMCSCNet, "guided_filter": GuidedFilterUpsampler}
+MODELS = {"srcnn": SRCNN, "djf": DJF, "lmcsc": LMCSCNet, "guided_filter": GuidedFilterUpsampler}
 
 
 def build_model(name: str, **kwargs):
