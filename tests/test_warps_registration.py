@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmsr.data.embedded import embedded_pairs
-from mmsr.data.misalign import misalign, misalignment_magnitude, shuffled_middlebury, with_guide_only_object
+from mmsr.data.misalign import distort, distortion_field, misalign, misalignment_magnitude, shuffled_middlebury, with_guide_only_object
 from mmsr.evaluate import prepare_inputs
 from mmsr.ops.warps import (AffineWarp, CPABWarp, DeformationStack, TPSWarp, identity_grid, integrate_velocity,
                             warp_image)
@@ -159,6 +159,38 @@ def test_misalign_records_the_transform_and_zero_is_identity(odd_pair):
     assert moved.meta["misalignment"]["shift_px"] == [5.0, 0.0]
     # content moves right by 5 px
     assert np.abs(moved.guide[:, 10:-10].astype(int) - odd_pair.guide[:, 5:-15].astype(int)).mean() < 2
+
+
+def test_distortion_field_radial_part_is_exact_and_random_part_bounded():
+    h, w = 41, 61
+    u = distortion_field((h, w), k1=0.02)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    assert np.allclose(u[20, 30], 0)  # the centre does not move
+    R = math.hypot(cy, cx)
+    assert np.allclose(u[0, 0], [0.02 * -cx, 0.02 * -cy])  # a corner moves by k1 * (p - c), |.| = k1 R
+    assert math.isclose(np.hypot(*u[0, 0]), 0.02 * R)
+    v = distortion_field((h, w), amplitude_px=3.0, cells=2, seed=4)
+    assert np.abs(v).max() <= 3.0 * 1.3  # bicubic overshoot stays small
+    assert np.array_equal(v, distortion_field((h, w), amplitude_px=3.0, cells=2, seed=4))
+    assert np.abs(np.diff(v, axis=1)).max() < 1.0  # smooth: under 1 px change per pixel
+
+
+def test_distort_moves_the_guide_by_the_field_and_records_it(odd_pair):
+    same = distort(odd_pair)
+    assert np.array_equal(same.guide, odd_pair.guide) or np.abs(same.guide.astype(int) - odd_pair.guide.astype(int)).max() <= 1
+    q = distort(odd_pair, k1=0.05, amplitude_px=2.0, cells=2, seed=3)
+    d = q.meta["distortion"]
+    assert d["k1"] == 0.05 and d["seed"] == 3 and 0 < d["mean_px"] < d["max_px"]
+    assert np.array_equal(q.target, odd_pair.target) and not np.array_equal(q.guide, odd_pair.guide)
+    # the guide at p is the old guide at p + u(p): check one pixel against bilinear interpolation by hand
+    u = distortion_field(odd_pair.guide.shape[:2], 0.05, 2.0, 2, 3)
+    g = odd_pair.guide.astype(float)
+    y, x = 12, 17
+    sx, sy = x + u[y, x, 0], y + u[y, x, 1]
+    x0, y0 = int(np.floor(sx)), int(np.floor(sy))
+    fx, fy = sx - x0, sy - y0
+    ref = ((1 - fy) * ((1 - fx) * g[y0, x0] + fx * g[y0, x0 + 1]) + fy * ((1 - fx) * g[y0 + 1, x0] + fx * g[y0 + 1, x0 + 1]))
+    assert np.abs(q.guide[y, x].astype(float) - ref).max() <= 1.0
 
 
 def test_shuffled_middlebury_is_reproducible(shared_data):

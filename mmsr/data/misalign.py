@@ -11,6 +11,12 @@ by :func:`mmsr.data.datasets.load_middlebury2005` gets a guide misaligned by a t
 seeded generator (seed 2005 by default): shift uniform in ``[-max_shift, max_shift]`` pixels per axis,
 rotation uniform in ``[-max_rotation, max_rotation]`` degrees, scale uniform in ``[1 - max_zoom, 1 + max_zoom]``.
 The transform of every pair is stored in ``pair.meta["misalignment"]``.
+
+**Non-rigid residue** (:func:`distort`). A similarity is all a global registration can undo; what remains on a
+real rig is non-rigid: the two lenses distort differently (radial distortion) and near objects shift more than
+far ones (parallax). :func:`distort` adds a smooth, known displacement field to a guide -- radial distortion
+``k1`` plus a seeded random field on a coarse grid, interpolated smoothly -- so that the affine layer alone
+cannot align the pair and the CPAB/TPS layers have something to learn (003, Fig. 11).
 """
 from __future__ import annotations
 
@@ -64,6 +70,47 @@ def shuffled_middlebury(root=None, seed: int = 2005, max_shift: float = 24.0, ma
         q = misalign(p, **m)
         out.append(replace(q, dataset="shuffled_middlebury", meta={**q.meta, "seed": seed}))
     return out
+
+
+def distortion_field(size, k1: float = 0.0, amplitude_px: float = 0.0, cells: int = 3, seed: int = 0) -> np.ndarray:
+    """A smooth displacement field ``u`` (``H x W x 2``, ``(dx, dy)`` in pixels) for :func:`distort`.
+
+    Radial part: ``u(p) = k1 * r^2 * (p - c)`` with ``r = |p - c| / R`` and ``R`` the half-diagonal, so the
+    corners move by ``k1 * R`` pixels. Random part: displacements drawn uniformly in ``[-amplitude_px,
+    amplitude_px]`` at the ``(cells + 1)^2`` nodes of a coarse grid, interpolated bicubically.
+    """
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    R = np.hypot(cy, cx)
+    r2 = ((yy - cy) ** 2 + (xx - cx) ** 2) / R**2
+    u = np.stack((k1 * r2 * (xx - cx), k1 * r2 * (yy - cy)), -1)
+    if amplitude_px > 0:
+        rng = np.random.default_rng(seed)
+        nodes = torch.from_numpy(rng.uniform(-amplitude_px, amplitude_px, (1, 2, cells + 1, cells + 1)))
+        smooth = torch.nn.functional.interpolate(nodes, size=(h, w), mode="bicubic", align_corners=True)
+        u = u + smooth[0].permute(1, 2, 0).numpy()
+    return u
+
+
+def distort(pair: GuidedPair, k1: float = 0.0, amplitude_px: float = 0.0, cells: int = 3, seed: int = 0) -> GuidedPair:
+    """``pair`` with its guide resampled at ``p + u(p)`` (``u`` from :func:`distortion_field`): a smooth,
+    non-rigid misalignment on top of whatever the guide had. ``pair.meta["distortion"]`` records it, with the
+    field's mean and largest displacement in pixels."""
+    guide = np.asarray(pair.guide)
+    h, w = guide.shape[:2]
+    u = distortion_field((h, w), k1, amplitude_px, cells, seed)
+    pts = identity_grid(h, w, dtype=torch.float64) + torch.from_numpy(u) * torch.tensor([2.0 / w, 2.0 / h],
+                                                                                       dtype=torch.float64)
+    g = torch.from_numpy(guide.astype(np.float32))
+    g = g[None, None] if g.ndim == 2 else g.permute(2, 0, 1)[None]
+    out = warp_image(g, pts[None].float())[0]
+    out = out[0] if guide.ndim == 2 else out.permute(1, 2, 0)
+    out = np.clip(np.round(out.numpy()), 0, 255).astype(guide.dtype) if guide.dtype.kind in "iu" else out.numpy()
+    mag = np.hypot(u[..., 0], u[..., 1])
+    meta = {**pair.meta, "distortion": {"k1": float(k1), "amplitude_px": float(amplitude_px), "cells": int(cells),
+                                        "seed": int(seed), "mean_px": float(mag.mean()), "max_px": float(mag.max())}}
+    return replace(pair, guide=out, meta=meta)
 
 
 def misalignment_magnitude(shift, rotation: float, zoom: float, size) -> float:
