@@ -57,8 +57,8 @@ def step_flops(model: torch.nn.Module, batch: int, patch: int, scale: int, devic
     return int(fc.get_total_flops())
 
 
-def time_inference(model, pair, scale, device, reps: int = 3) -> float:
-    lr, g, _ = prepare_inputs(pair, scale, "gray")
+def time_inference(model, pair, scale, device, reps: int = 3, guide_mode: str = "gray") -> float:
+    lr, g, _ = prepare_inputs(pair, scale, guide_mode)
     lr, g = lr.to(device), g.to(device)
     model = model.to(device).eval()
     with torch.no_grad():
@@ -75,7 +75,9 @@ def evaluate_run(run_dir, root=None, device=None) -> dict:
     run_dir = Path(run_dir)
     rec = json.loads((run_dir / "record.json").read_text())
     meta, name, scale = rec["meta"], rec["meta"]["model"], rec["meta"]["scale"]
-    settings, build, guide_mode = TRAINABLE[name]
+    settings, build, guide_mode, data = TRAINABLE[name]
+    if data != "nir":
+        raise ValueError(f"mmsr.benchmark evaluates NIR models; {name} is trained on {data!r} data")
     device = torch.device(device) if device else try_gpu()
     model = load_weights(build(scale, meta["settings"]), run_dir / "weights.pt").to(device)
     test = load_epfl_nir("test", root)
@@ -100,9 +102,10 @@ def evaluate_run(run_dir, root=None, device=None) -> dict:
     out["peak_matmul_tflops"] = matmul_peak_tflops(device)
     big = max(test, key=lambda p: p.target.size)
     out["inference_seconds"] = {"image": big.name, "size": list(big.target.shape),
-                                str(device.type): time_inference(model, big, scale, device)}
+                                str(device.type): time_inference(model, big, scale, device, guide_mode=guide_mode)}
     if device.type != "cpu":
-        out["inference_seconds"]["cpu"] = time_inference(model, big, scale, torch.device("cpu"), reps=1)
+        out["inference_seconds"]["cpu"] = time_inference(model, big, scale, torch.device("cpu"), reps=1,
+                                                         guide_mode=guide_mode)
     atomic_write_json(run_dir / "evaluation.json", out)
     return out
 

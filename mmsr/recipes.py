@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from .checks import check_scale
-from .data.datasets import nir_pairs
+from .data.datasets import depth_pairs, nir_pairs
 from .data.patches import PatchSampler
 from .evaluate import evaluate, mean_row
 from .models import GuidedFilterUpsampler, SRCNN
@@ -128,30 +128,42 @@ def _build_djf(scale, s):
     return DJF(scale, guide_channels=3)
 
 
-#: name -> (settings per mode, model builder(scale, settings), guide mode)
-TRAINABLE = {"srcnn": (SRCNN_SETTINGS, _build_srcnn, "gray"), "lmcsc": (LMCSC_SETTINGS, _build_lmcsc, "gray"),
-             "djf": (DJF_SETTINGS, _build_djf, "rgb")}
+def _build_djf_depth(scale, s):
+    from .models.djf import DJF
+
+    return DJF(scale, guide_channels=1)  # the depth sets mix colour and grey guides: use luminance
+
+
+#: name -> (settings per mode, model builder(scale, settings), guide mode, training data). Training data
+#: "nir": the EPFL NIR training split (:func:`~mmsr.data.datasets.nir_pairs`); "depth": RGB-D pairs disjoint
+#: from the Middlebury 2005 test scenes (:func:`~mmsr.data.datasets.depth_pairs`).
+TRAINABLE = {"srcnn": (SRCNN_SETTINGS, _build_srcnn, "gray", "nir"),
+             "lmcsc": (LMCSC_SETTINGS, _build_lmcsc, "gray", "nir"),
+             "djf": (DJF_SETTINGS, _build_djf, "rgb", "nir"),
+             "djf_depth": (DJF_SETTINGS, _build_djf_depth, "gray", "depth")}
+TRAINING_DATA = {"nir": nir_pairs, "depth": depth_pairs}
 
 
 def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, out_dir=None, seed: int = 0,
                 device=None, init_from_pretrained: bool = False, progress: bool = True,
                 train_split: str = "train-minus-val", **overrides) -> TrainResult:
-    """Train model ``name`` on the NIR training split (or the embedded default) with the settings of ``mode``.
+    """Train model ``name`` on its training data (see :data:`TRAINABLE`; the embedded default without a data
+    root) with the settings of ``mode``.
 
     Validation: mean PSNR on the ``val`` split (training images held out; never the test images).
     ``overrides`` replace entries of the mode's settings (e.g. ``steps=50``).
     """
     if name not in TRAINABLE:
         raise ValueError(f"unknown trainable model {name!r}; expected one of {sorted(TRAINABLE)}")
-    settings, build, guide_mode = TRAINABLE[name]
+    settings, build, guide_mode, data = TRAINABLE[name]
     scale = check_scale(scale)
     mode = get_mode(mode)
     unknown = set(overrides) - set(settings[mode])
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)} for {name}; known: {sorted(settings[mode])}")
     s = {**settings[mode], **overrides}
-    train, source = nir_pairs(train_split, root)
-    val, _ = nir_pairs("val", root)
+    train, source = TRAINING_DATA[data](train_split, root)
+    val, _ = TRAINING_DATA[data]("val", root)
     sampler = PatchSampler(train, scale, s["patch_size"], guide=guide_mode)
     patches = sampler.sample(s["patches"], seed)
     model = build(scale, s)
@@ -179,7 +191,7 @@ def load_pretrained(name: str, scale: int):
     """Model ``name`` with the committed weights for ``scale``, built with the settings its record states."""
     import json
 
-    _, build, _ = TRAINABLE[name]
+    _, build, _, _ = TRAINABLE[name]
     path = pretrained_path(name, scale)
     if not path.is_file():
         raise FileNotFoundError(f"no committed {name} weights for x{scale} at {path}; train with "

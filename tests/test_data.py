@@ -118,3 +118,25 @@ def test_other_real_loaders(shared_data):
     assert art.target.shape == (1088, 1376) and art.guide.shape == (1088, 1376, 3)
     country = load_epfl_nir("country", shared_data)
     assert len(country) == 52
+
+
+@pytest.mark.shared_data
+def test_depth_training_pairs_are_disjoint_from_the_2005_test_scenes(shared_data):
+    from mmsr.data.datasets import DEPTH_TRAIN, MIDDLEBURY_SCENES, load_depth_training
+
+    train = load_depth_training("train", shared_data)
+    val = load_depth_training("val", shared_data)
+    assert [p.name for p in train] == list(DEPTH_TRAIN["train"]) and [p.name for p in val] == list(DEPTH_TRAIN["val"])
+    assert not {p.name for p in train + val} & set(MIDDLEBURY_SCENES)
+    for p in train + val:
+        assert p.target.dtype == np.uint8 and p.target.shape == p.guide.shape[:2]
+    with pytest.raises(ValueError, match="unknown split"):
+        load_depth_training("test", shared_data)
+
+
+def test_depth_training_reports_missing_data(tmp_path):
+    from mmsr.checks import DataNotFoundError
+    from mmsr.data.datasets import load_depth_training
+
+    with pytest.raises(DataNotFoundError, match="no depth training pairs"):
+        load_depth_training("train", tmp_path)

@@ -271,6 +271,50 @@ def load_middlebury2005(split: str = "test", root=None) -> list[GuidedPair]:
     return pairs
 
 
+#: RGB-D pairs for *training* depth models, disjoint from the 2005 test scenes: Middlebury 2003 (cones, teddy)
+#: and four MPI-Sintel frames for training; Middlebury 2001 (tsukuba, venus) for validation.
+DEPTH_TRAIN = {"train": ("cones", "teddy", "sintel_05", "sintel_06", "sintel_07", "sintel_08"),
+               "val": ("tsukuba", "venus")}
+
+
+def load_depth_training(split: str = "train", root=None) -> list[GuidedPair]:
+    """Depth (target) / colour (guide) pairs for training depth models (see :data:`DEPTH_TRAIN`).
+
+    Layouts: MSG-Net's ``testing sets/C`` (Middlebury 2001/2003: ``RGB/<scene>.bmp`` and ``Depth/<scene>_2.mat``
+    holding ``img_double``, one row shorter than the colour image, which is cropped to it) and the Sintel
+    RGB-D frames of the Deep-Coupled-ISTA release (``<nn>.png`` colour, ``<nn>.bmp`` depth).
+    """
+    if split not in DEPTH_TRAIN:
+        raise ValueError(f"unknown split {split!r} for depth training; expected one of {sorted(DEPTH_TRAIN)}")
+    r = _require_root(root, "depth training pairs")
+    c = r / "middlebury" / "MSG-Net" / "testing sets" / "C"
+    sintel = r / "middlebury" / "Deep-Coupled-ISTA-Network" / "16X_depth" / "TestImages_RGBD" / "Sintel"
+    pairs, missing = [], []
+    for name in DEPTH_TRAIN[split]:
+        if name.startswith("sintel_"):
+            n = name.split("_")[1]
+            rgb_path, depth_path = sintel / f"{n}.png", sintel / f"{n}.bmp"
+            if not (rgb_path.is_file() and depth_path.is_file()):
+                missing.append(str(depth_path))
+                continue
+            depth, rgb = read_image(depth_path), read_image(rgb_path)
+        else:
+            rgb_path, mat_path = c / "RGB" / f"{name}.bmp", c / "Depth" / f"{name}_2.mat"
+            if not (rgb_path.is_file() and mat_path.is_file()):
+                missing.append(str(mat_path))
+                continue
+            from scipy.io import loadmat
+
+            depth = np.clip(np.round(np.asarray(loadmat(str(mat_path))["img_double"], dtype=np.float64)), 0, 255)
+            depth = depth.astype(np.uint8)
+            rgb = read_image(rgb_path)[: depth.shape[0], : depth.shape[1]]
+        pairs.append(GuidedPair(name, depth, rgb, 8, "depth_training", split))
+    if not pairs:
+        raise DataNotFoundError(f"no depth training pairs under {r} (missing {missing[:2]}...); expected MSG-Net's "
+                                f"'testing sets/C' and the Deep-Coupled-ISTA Sintel frames under {r / 'middlebury'}")
+    return pairs
+
+
 # ------------------------------------------------------------------------------------------------ ULB17-VT
 ULB17_HINT = "ULB17-VT (Almasri & Debeir) is distributed by its authors on request; unpack it under <root>/ulb17_vt"
 
@@ -312,6 +356,7 @@ LOADERS: dict[str, Callable[..., list[GuidedPair]]] = {
     "cave": load_cave,
     "middlebury2005": load_middlebury2005,
     "ulb17vt": load_ulb17vt,
+    "depth_training": load_depth_training,
     "embedded": lambda split="test", root=None: embedded_pairs(split),
 }
 
@@ -340,6 +385,15 @@ def nir_pairs(split: str = "test", root=None) -> tuple[list[GuidedPair], str]:
             pairs = pairs[:-1]
         return pairs, "embedded"
     return load_epfl_nir(split, r), "epfl_nir"
+
+
+def depth_pairs(split: str = "train", root=None) -> tuple[list[GuidedPair], str]:
+    """Depth training pairs (:func:`load_depth_training`) when a data root is set, else the embedded default
+    (the same synthetic and bundled pairs as :func:`nir_pairs`, so smoke runs work anywhere)."""
+    if data_root(root) is None:
+        return nir_pairs(split, root)
+    return load_depth_training("train" if split in ("train", "train-minus-val") else split, data_root(root)), \
+        "depth_training"
 
 
 # --------------------------------------------------------------------------------------- visible-thermal
