@@ -116,6 +116,25 @@ def _score(method, pairs, guide_mode: str) -> list[dict]:
     return evaluate(method, pairs, SCALE, guide_mode=guide_mode)
 
 
+#: DeepJF's committed weights per Table-1 dataset: trained on NIR training images for NIR, on RGB-D pairs
+#: disjoint from the Middlebury 2005 scenes for Shuffled-Middlebury (both aligned, as DeepJF requires).
+DEEPJF_WEIGHTS = {"NIR": "djf", "SMB": "djf_depth"}
+
+
+def deepjf_for(dataset: str):
+    """``(model, guide_mode, provenance)`` of the committed DeepJF for a Table-1 dataset, or ``None``."""
+    from .recipes import TRAINABLE, load_pretrained, pretrained_path
+
+    name = DEEPJF_WEIGHTS.get(dataset)
+    path = pretrained_path(name, SCALE) if name else None
+    if path is None or not path.is_file():
+        return None
+    rec = json.loads(path.with_suffix(".json").read_text())
+    weights = {"file": f"mmsr/weights/{path.name}", "trained_at_commit": rec["git_commit"], "steps": rec["steps"],
+               "train_split": rec["meta"]["train_split"], "train_data": rec["meta"]["data"]}
+    return load_pretrained(name, SCALE), TRAINABLE[name][2], {"weights": weights}
+
+
 # --------------------------------------------------------------------------------------------- experiments
 def run_table1(out: Path, mode: str, seeds: Sequence[int], root=None, device=None, methods=("zssr", "cmsr"),
                datasets: Optional[Iterable[str]] = None, progress: bool = False) -> list[dict]:
@@ -128,10 +147,14 @@ def run_table1(out: Path, mode: str, seeds: Sequence[int], root=None, device=Non
             print(f"[table1] {d}: not available under the data root, skipped", file=sys.stderr)
             continue
         pairs = sets[d]
-        for name, model, gm in (("bicubic", Bicubic(SCALE), "gray"), ("guided_filter", guided_filter_model(SCALE), "gray")):
+        fixed = [("bicubic", Bicubic(SCALE), "gray", {}), ("guided_filter", guided_filter_model(SCALE), "gray", {})]
+        djf = deepjf_for(d)
+        if djf is not None:
+            fixed.append(("djf", *djf))
+        for name, model, gm, extra in fixed:
             if not _done(records, method=name, dataset=d):
                 for row in _score(model, pairs, gm):
-                    rec = {"experiment": "table1", "method": name, "dataset": d, "seed": 0, **row,
+                    rec = {"experiment": "table1", "method": name, "dataset": d, "seed": 0, **row, **extra,
                            **_provenance(torch.device("cpu"), mode)}
                     _append(path, rec)
                     records.append(rec)
