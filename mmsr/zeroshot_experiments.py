@@ -143,6 +143,9 @@ TABLE1_METHODS = {"zssr": ("zssr", {}), "cmsr": ("cmsr", {}), "zssr-8x64": ("zss
 # --------------------------------------------------------------------------------------------- experiments
 def run_table1(out: Path, mode: str, seeds: Sequence[int], root=None, device=None, methods=("zssr", "cmsr"),
                datasets: Optional[Iterable[str]] = None, progress: bool = False) -> list[dict]:
+    unknown = [m for m in methods if m not in TABLE1_METHODS]
+    if unknown:
+        raise ValueError(f"unknown Table-1 method(s) {unknown}; expected some of {sorted(TABLE1_METHODS)}")
     path = out / "table1.jsonl"
     records = read_records(path)
     device = device or try_gpu()
@@ -164,8 +167,6 @@ def run_table1(out: Path, mode: str, seeds: Sequence[int], root=None, device=Non
                     _append(path, rec)
                     records.append(rec)
         for m in methods:
-            if m not in TABLE1_METHODS:
-                raise ValueError(f"unknown Table-1 method {m!r}; expected one of {sorted(TABLE1_METHODS)}")
             base, overrides = TABLE1_METHODS[m]
             for seed in seeds:
                 for p in pairs:

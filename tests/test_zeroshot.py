@@ -246,3 +246,22 @@ def test_summarise_averages_images_then_seeds(tmp_path):
     path.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
     back = read_records(path)
     assert _done(back, method="cmsr", seed=1, image=2) and not _done(back, method="zssr")
+
+
+def test_table1_methods_and_deepjf_weights(tmp_path):
+    from mmsr.models import DJF
+    from mmsr.recipes import pretrained_path
+    from mmsr.zeroshot_experiments import TABLE1_METHODS, deepjf_for, run_table1
+
+    assert TABLE1_METHODS["zssr-8x64"] == ("zssr", {"width": 64, "depth": 8})
+    with pytest.raises(ValueError, match="unknown Table-1 method"):
+        run_table1(tmp_path, "smoke", [0], methods=("nope",))
+    assert deepjf_for("U-VT") is None  # no DeepJF for thermal
+    for dataset, name, gm in (("NIR", "djf", "rgb"), ("SMB", "djf_depth", "gray")):
+        got = deepjf_for(dataset)
+        if not pretrained_path(name, 4).is_file():
+            assert got is None
+            continue
+        model, guide_mode, extra = got
+        assert isinstance(model, DJF) and guide_mode == gm
+        assert extra["weights"]["file"] == f"mmsr/weights/{name}_x4.pt" and extra["weights"]["steps"] > 0
