@@ -12,7 +12,7 @@ from .checks import check_scale
 from .data.datasets import depth_pairs, nir_pairs
 from .data.patches import PatchSampler
 from .evaluate import evaluate, mean_row
-from .models import GuidedFilterUpsampler, SRCNN
+from .models import DJF, GuidedFilterUpsampler, SRCNN
 from .runtime import get_mode
 from .training import TrainConfig, Trainer, TrainResult, load_weights, patch_batches
 
@@ -124,16 +124,8 @@ def _build_lmcsc(scale, s):
     return LMCSCNet(scale, atoms=s["atoms"], stages=s["stages"], guide_layers=s["guide_layers"], mu0=s["mu0"])
 
 
-def _build_djf(scale, s):
-    from .models.djf import DJF
-
-    return DJF(scale, guide_channels=3)
-
-
-def _build_djf_depth(scale, s):
-    from .models.djf import DJF
-
-    return DJF(scale, guide_channels=1)  # the depth sets mix colour and grey guides: use luminance
+def _djf_builder(guide_channels: int):
+    return lambda scale, s: DJF(scale, guide_channels=guide_channels)
 
 
 #: name -> (settings per mode, model builder(scale, settings), guide mode, training data). Training data
@@ -141,8 +133,9 @@ def _build_djf_depth(scale, s):
 #: from the Middlebury 2005 test scenes (:func:`~mmsr.data.datasets.depth_pairs`).
 TRAINABLE = {"srcnn": (SRCNN_SETTINGS, _build_srcnn, "gray", "nir"),
              "lmcsc": (LMCSC_SETTINGS, _build_lmcsc, "gray", "nir"),
-             "djf": (DJF_SETTINGS, _build_djf, "rgb", "nir"),
-             "djf_depth": (DJF_SETTINGS, _build_djf_depth, "gray", "depth")}
+             "djf": (DJF_SETTINGS, _djf_builder(3), "rgb", "nir"),
+             # the depth sets mix colour and grey guides: the depth DJF reads luminance
+             "djf_depth": (DJF_SETTINGS, _djf_builder(1), "gray", "depth")}
 TRAINING_DATA = {"nir": nir_pairs, "depth": depth_pairs}
 
 

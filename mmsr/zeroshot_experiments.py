@@ -33,7 +33,7 @@ from .checks import DataNotFoundError
 from .data.datasets import load_epfl_nir, load_ulb17vt
 from .data.misalign import distort, misalign, misalignment_magnitude, random_misalignment, shuffled_middlebury
 from .evaluate import Bicubic, evaluate
-from .recipes import guided_filter_model, zeroshot_config
+from .recipes import TRAINABLE, guided_filter_model, load_pretrained, pretrained_path, zeroshot_config
 from .registration import register_global, registration_error_px, similarity_theta
 from .runtime import get_mode, try_gpu
 from .training import device_description, git_commit
@@ -123,8 +123,6 @@ DEEPJF_WEIGHTS = {"NIR": "djf", "SMB": "djf_depth"}
 
 def deepjf_for(dataset: str):
     """``(model, guide_mode, provenance)`` of the committed DeepJF for a Table-1 dataset, or ``None``."""
-    from .recipes import TRAINABLE, load_pretrained, pretrained_path
-
     name = DEEPJF_WEIGHTS.get(dataset)
     path = pretrained_path(name, SCALE) if name else None
     if path is None or not path.is_file():

@@ -390,10 +390,10 @@ def nir_pairs(split: str = "test", root=None) -> tuple[list[GuidedPair], str]:
 def depth_pairs(split: str = "train", root=None) -> tuple[list[GuidedPair], str]:
     """Depth training pairs (:func:`load_depth_training`) when a data root is set, else the embedded default
     (the same synthetic and bundled pairs as :func:`nir_pairs`, so smoke runs work anywhere)."""
-    if data_root(root) is None:
+    r = data_root(root)
+    if r is None:
         return nir_pairs(split, root)
-    return load_depth_training("train" if split in ("train", "train-minus-val") else split, data_root(root)), \
-        "depth_training"
+    return load_depth_training("train" if split in ("train", "train-minus-val") else split, r), "depth_training"
 
 
 # --------------------------------------------------------------------------------------- visible-thermal

@@ -30,6 +30,15 @@ from ..registration import registration_error_px, similarity_theta
 from .pairs import GuidedPair
 
 
+def _resample(guide: np.ndarray, points: torch.Tensor) -> np.ndarray:
+    """``guide`` (``HxW`` or ``HxWx3``) sampled bilinearly at ``points`` (``(H, W, 2)``, normalised), in its dtype."""
+    g = torch.from_numpy(guide.astype(np.float32))
+    g = g[None, None] if g.ndim == 2 else g.permute(2, 0, 1)[None]
+    out = warp_image(g, points[None])[0]
+    out = out[0] if guide.ndim == 2 else out.permute(1, 2, 0)
+    return np.clip(np.round(out.numpy()), 0, 255).astype(guide.dtype) if guide.dtype.kind in "iu" else out.numpy()
+
+
 def misalign(pair: GuidedPair, shift=(0.0, 0.0), rotation: float = 0.0, zoom: float = 1.0) -> GuidedPair:
     """``pair`` with its guide moved: the guide content at ``p`` is what was at ``T^-1 p`` before.
 
@@ -41,12 +50,7 @@ def misalign(pair: GuidedPair, shift=(0.0, 0.0), rotation: float = 0.0, zoom: fl
     theta = similarity_theta(rotation, zoom, shift, (h, w))
     A = torch.cat((theta.double(), torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64)))
     inv = torch.linalg.inv(A)[:2].float()
-    g = torch.from_numpy(guide.astype(np.float32))
-    g = g[None, None] if g.ndim == 2 else g.permute(2, 0, 1)[None]
-    pts = identity_grid(h, w) @ inv[:, :2].T + inv[:, 2]
-    out = warp_image(g, pts[None])[0]
-    out = out[0] if guide.ndim == 2 else out.permute(1, 2, 0)
-    out = np.clip(np.round(out.numpy()), 0, 255).astype(guide.dtype) if guide.dtype.kind in "iu" else out.numpy()
+    out = _resample(guide, identity_grid(h, w) @ inv[:, :2].T + inv[:, 2])
     meta = {**pair.meta, "misalignment": {"shift_px": [float(shift[0]), float(shift[1])],
                                           "rotation_deg": float(rotation), "zoom": float(zoom)}}
     return replace(pair, guide=out, meta=meta)
@@ -102,11 +106,7 @@ def distort(pair: GuidedPair, k1: float = 0.0, amplitude_px: float = 0.0, cells:
     u = distortion_field((h, w), k1, amplitude_px, cells, seed)
     pts = identity_grid(h, w, dtype=torch.float64) + torch.from_numpy(u) * torch.tensor([2.0 / w, 2.0 / h],
                                                                                        dtype=torch.float64)
-    g = torch.from_numpy(guide.astype(np.float32))
-    g = g[None, None] if g.ndim == 2 else g.permute(2, 0, 1)[None]
-    out = warp_image(g, pts[None].float())[0]
-    out = out[0] if guide.ndim == 2 else out.permute(1, 2, 0)
-    out = np.clip(np.round(out.numpy()), 0, 255).astype(guide.dtype) if guide.dtype.kind in "iu" else out.numpy()
+    out = _resample(guide, pts.float())
     mag = np.hypot(u[..., 0], u[..., 1])
     meta = {**pair.meta, "distortion": {"k1": float(k1), "amplitude_px": float(amplitude_px), "cells": int(cells),
                                         "seed": int(seed), "mean_px": float(mag.mean()), "max_px": float(mag.max())}}
