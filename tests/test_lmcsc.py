@@ -20,6 +20,17 @@ def test_encoder_stage_is_a_proximal_gradient_step():
     ref = ista(D, y, 0.05, 4, s=z, L=D.lipschitz((11, 13)), keep_iterates=True)
     for u, r in zip(enc(y, z, return_all=True), ref.iterates):
         assert torch.allclose(u, r, atol=1e-12)
+    # P != Q: scale P by 3 and feed y / 3. The step is unchanged only if P acts on Y and Q on R * u, so code
+    # that swapped P and Q (or used one filter bank for both) fails here.
+    with torch.no_grad():
+        enc.P.mul_(3.0)
+    assert not torch.allclose(enc.P, enc.Q)
+    for u, r in zip(enc(y / 3.0, z, return_all=True), ref.iterates):
+        assert torch.allclose(u, r, atol=1e-12)
+    with torch.no_grad():
+        enc.P.div_(3.0)
+        enc.Q.mul_(3.0)
+    assert not torch.allclose(enc(y / 3.0, z, return_all=True)[1], ref.iterates[1], atol=1e-6)
 
 
 @pytest.mark.parametrize("scale", [2, 4])
@@ -30,7 +41,8 @@ def test_lmcsc_shapes_gradients_and_errors(scale):
     out = m(lr, guide)
     assert out.shape == (2, 1, 5 * scale, 7 * scale)
     out.mean().backward()
-    assert all(p.grad is not None for p in m.parameters())
+    for name, p in m.named_parameters():  # at the class defaults every parameter learns (not only "has a grad")
+        assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
     assert len(m.stage_outputs(lr, guide)) == 2
     with pytest.raises(ValueError, match="luminance"):
         m(lr, torch.rand(2, 3, 5 * scale, 7 * scale))
@@ -41,7 +53,10 @@ def test_lmcsc_shapes_gradients_and_errors(scale):
 def test_paper_settings():
     m = LMCSCNet(2)
     assert m.encoder.P.shape == (85, 1, 5, 5) and m.decoder.weight.shape == (1, 85, 5, 5)
-    assert torch.allclose(m.encoder.mu, torch.tensor(0.2)) and torch.allclose(m.guide_encoder.gamma, torch.tensor(0.2))
+    # the class default is the initialisation that trains; the paper's 0.2 is one argument away
+    assert torch.allclose(m.encoder.mu, torch.tensor(0.01)) and torch.allclose(m.guide_encoder.gamma, torch.tensor(0.01))
+    p = LMCSCNet(2, mu0=0.2)
+    assert torch.allclose(p.encoder.mu, torch.tensor(0.2)) and torch.allclose(p.guide_encoder.gamma, torch.tensor(0.2))
 
 
 def test_table1_transcription_matches_its_printed_averages():

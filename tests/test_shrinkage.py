@@ -79,3 +79,12 @@ def test_gradcheck_away_from_kinks():
     v, s = v[keep].clone().requires_grad_(), s[keep].clone().requires_grad_()
     mu = mu.clone().requires_grad_()
     assert torch.autograd.gradcheck(lambda a, b, c: lesita(a, b, c), (v, s, mu), eps=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("mu", [-0.1, torch.tensor(-0.1), torch.tensor([[0.2], [-1e-3]])])
+def test_negative_thresholds_are_refused(mu):
+    """lesita(1, 0.5, -0.1) used to return 1 (a negative threshold expands instead of shrinking)."""
+    with pytest.raises(ValueError, match="non-negative"):
+        lesita(torch.ones(2, 1), torch.tensor(0.5), mu)
+    with pytest.raises(ValueError, match="non-negative"):
+        soft_threshold(torch.ones(2, 1), mu)

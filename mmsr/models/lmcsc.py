@@ -18,7 +18,10 @@ Choices the paper leaves open, and ours (chapter and issue note justify them):
 * the LR target meets the HR grid by bicubic upsampling before the encoder (``Y`` is on the HR grid, so the
   codes and the guide's codes live on the same grid, as eq. (1) requires);
 * the decoder adds its output to that bicubic image (``residual=True``): the codes model the missing detail;
-* ``mu`` is clamped at 0 (a threshold), initialised to ``mu0``; kernels ``N(0, 0.01^2)`` as in the paper.
+* ``mu`` is clamped at 0 (a threshold), initialised to ``mu0 = 0.01``; kernels ``N(0, 0.01^2)`` as in the paper.
+  The paper initialises ``mu`` and ``gamma`` at 0.2; with images in [0, 1] and such kernels every code is then
+  zero, LeSITA's flat region passes no gradient and the network never leaves its bicubic output (tested), so
+  ``mu0=0.2`` reproduces the paper's setting and the default is the one that trains.
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ from .acsc import ACSC
 class LMCSCEncoder(nn.Module):
     """``Y (N,1,H,W), Z (N,k,H,W) -> u (N,k,H,W)`` by ``stages`` steps of eq. (5); ``u^0 = 0``."""
 
-    def __init__(self, atoms: int = 85, kernel: int = 5, stages: int = 3, mu0: float = 0.2, std: float = 0.01,
+    def __init__(self, atoms: int = 85, kernel: int = 5, stages: int = 3, mu0: float = 0.01, std: float = 0.01,
                  channels: int = 1):
         super().__init__()
         if kernel % 2 == 0:
@@ -78,7 +81,7 @@ class LMCSCNet(nn.Module):
     """The guided SR network of Fig. 1 of 000: ``model(lr, guide) -> hr``; guide ``(N,1,H,W)`` luminance."""
 
     def __init__(self, scale: int = 2, atoms: int = 85, kernel: int = 5, stages: int = 3, guide_layers: int = 3,
-                 mu0: float = 0.2, std: float = 0.01, residual: bool = True):
+                 mu0: float = 0.01, std: float = 0.01, residual: bool = True):
         super().__init__()
         self.scale = check_scale(scale)
         self.residual = residual

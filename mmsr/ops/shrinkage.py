@@ -33,7 +33,11 @@ import torch
 
 
 def _check_mu(mu):
-    if isinstance(mu, (int, float)) and mu < 0:
+    """Refuse a negative threshold, scalar or tensor (a negative ``mu`` silently turns shrinkage into expansion)."""
+    if torch.is_tensor(mu):
+        if mu.numel() and bool((mu.detach() < 0).any()):
+            raise ValueError(f"the threshold must be non-negative, got a tensor with minimum {float(mu.min()):g}")
+    elif mu < 0:
         raise ValueError(f"the threshold must be non-negative, got {mu}")
 
 
