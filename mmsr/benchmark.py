@@ -79,7 +79,7 @@ def evaluate_run(run_dir, root=None, device=None) -> dict:
     if data != "nir":
         raise ValueError(f"mmsr.benchmark evaluates NIR models; {name} is trained on {data!r} data")
     device = torch.device(device) if device else try_gpu()
-    model = load_weights(build(scale, meta["settings"]), run_dir / "weights.pt").to(device)
+    model = load_weights(build(scale, meta["settings"]), run_dir / "weights.safetensors").to(device)
     test = load_epfl_nir("test", root)
     rows = evaluate(model, test, scale, guide_mode=guide_mode, device=device)
     bic = evaluate(Bicubic(scale), test, scale)

@@ -5,6 +5,8 @@ returned settings are plain values handed down to data, models and the trainer. 
 """
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -14,6 +16,7 @@ from .data.patches import PatchSampler
 from .evaluate import evaluate, mean_row
 from .models import DJF, GuidedFilterUpsampler, SRCNN
 from .runtime import get_mode
+from .storage import KEEP_CHECKPOINTS, RunLock, preflight
 from .training import TrainConfig, Trainer, TrainResult, load_weights, patch_batches
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -81,7 +84,8 @@ def srcnn_settings(mode: Optional[str] = None) -> dict:
 
 
 def pretrained_path(name: str, scale: int) -> Path:
-    return WEIGHTS_DIR / f"{name}_x{scale}.pt"
+    """The committed weights of ``name`` at ``scale`` (safetensors; the record is the ``.json`` beside it)."""
+    return WEIGHTS_DIR / f"{name}_x{scale}.safetensors"
 
 
 #: LMCSC (000) per run mode. ``full`` follows the paper (85 kernels of 5x5, 40,000 patches of 64x64, batch 32,
@@ -141,12 +145,15 @@ TRAINING_DATA = {"nir": nir_pairs, "depth": depth_pairs}
 
 def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, out_dir=None, seed: int = 0,
                 device=None, init_from_pretrained: bool = False, progress: bool = True,
-                train_split: str = "train-minus-val", **overrides) -> TrainResult:
+                train_split: str = "train-minus-val", time_budget: Optional[float] = None,
+                **overrides) -> TrainResult:
     """Train model ``name`` on its training data (see :data:`TRAINABLE`; the embedded default without a data
     root) with the settings of ``mode``.
 
     Validation: mean PSNR on the ``val`` split (training images held out; never the test images).
-    ``overrides`` replace entries of the mode's settings (e.g. ``steps=50``).
+    ``overrides`` replace entries of the mode's settings (e.g. ``steps=50``). ``time_budget`` (seconds): stop
+    with a checkpoint before it runs out; the same call resumes (:meth:`~mmsr.training.Trainer.fit`). A busy,
+    read-only or full ``out_dir`` is refused before any data is loaded.
     """
     if name not in TRAINABLE:
         raise ValueError(f"unknown trainable model {name!r}; expected one of {sorted(TRAINABLE)}")
@@ -157,11 +164,32 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)} for {name}; known: {sorted(settings[mode])}")
     s = {**settings[mode], **overrides}
+    deadline = None if time_budget is None else time.monotonic() + float(time_budget)  # counts data loading too
+    model = build(scale, s)
+    lock = None
+    if out_dir is not None and int(os.environ.get("RANK", "0")) == 0:
+        # refuse a busy, read-only or full output folder before the (slow) data loading and patch sampling
+        lock = RunLock(out_dir)
+        lock.acquire()
+        try:
+            preflight(out_dir, (KEEP_CHECKPOINTS + 1) * 3 * sum(p.numel() * 4 for p in model.parameters()) + (2 << 20))
+        except BaseException:
+            lock.release()
+            raise
+    try:
+        return _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, device,
+                      init_from_pretrained, progress, train_split, deadline)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, device, init_from_pretrained,
+           progress, train_split, deadline) -> TrainResult:
     train, source = TRAINING_DATA[data](train_split, root)
     val, _ = TRAINING_DATA[data]("val", root)
     sampler = PatchSampler(train, scale, s["patch_size"], guide=guide_mode)
     patches = sampler.sample(s["patches"], seed)
-    model = build(scale, s)
     if init_from_pretrained and pretrained_path(name, scale).is_file():
         load_weights(model, pretrained_path(name, scale))
     cfg = TrainConfig(steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], lr_milestones=s["milestones"],
@@ -174,7 +202,8 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     meta = {"name": f"{name}_x{scale}", "model": name, "scale": scale, "mode": mode, "data": source,
             "train_split": train_split, "train_images": [p.name for p in train],
             "val_images": [p.name for p in val], "settings": s, "init_from_pretrained": init_from_pretrained}
-    return Trainer(model, cfg, patch_batches(patches, cfg.batch_size, seed), validate, out_dir, device, meta).fit()
+    return Trainer(model, cfg, patch_batches(patches, cfg.batch_size, seed), validate, out_dir, device,
+                   meta).fit(time_budget=None if deadline is None else deadline - time.monotonic())
 
 
 def train_srcnn(scale: int, mode: Optional[str] = None, **kwargs) -> TrainResult:

@@ -1,7 +1,9 @@
 """Command-line training: ``python -m mmsr.train srcnn --scale 2 --mode full --out runs/srcnn_x2``.
 
 Runs without Jupyter (GPU machines, batch jobs) and under ``torchrun`` for data parallel training.
-Re-running the same command resumes from ``<out>/checkpoint.pt``. Writes ``weights.pt`` and ``record.json``.
+Re-running the same command resumes from the newest intact ``<out>/checkpoint-<step>.pt``. Writes
+``weights.safetensors`` and ``record.json``. ``--time-budget SECONDS`` stops cleanly (with a checkpoint) before
+the budget runs out, for time-limited or preemptible machines; the same command then continues bit for bit.
 """
 from __future__ import annotations
 
@@ -34,20 +36,28 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", type=int, required=True)
     ap.add_argument("--mode", choices=MODES, default=None, help="run mode (default: $MMSR_MODE or 'default')")
     ap.add_argument("--data-root", default=None, help="data root (default: $MMSR_DATA, else the embedded default)")
-    ap.add_argument("--out", required=True, help="output folder (checkpoint.pt, weights.pt, record.json)")
+    ap.add_argument("--out", required=True,
+                    help="output folder (checkpoint-<step>.pt, weights.safetensors, record.json); one run at a time")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
     ap.add_argument("--steps", type=int, default=None, help="override the mode's number of steps")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override one setting of the mode, e.g. --set lr=3e-4 --set milestones='(1000, 1500)'")
+    ap.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                    help="stop with a checkpoint before this many seconds; re-run the same command to continue")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     overrides = parse_overrides(args.set)
     if args.steps is not None:
         overrides["steps"] = args.steps
+    if args.time_budget is not None and args.time_budget <= 0:
+        raise SystemExit(f"--time-budget must be positive, got {args.time_budget}")
     result = train_model(args.model, args.scale, args.mode, root=args.data_root, out_dir=args.out, seed=args.seed,
-                         device=args.device, progress=not args.no_progress, **overrides)
-    if result.record:
+                         device=args.device, progress=not args.no_progress, time_budget=args.time_budget, **overrides)
+    if not result.record:
+        print(f"stopped before the time budget at step {result.stopped_at}; checkpoint in {args.out}; "
+              f"re-run the same command to continue")
+    else:
         summary = {k: result.record[k] for k in ("final_validation", "steps", "train_seconds", "device")}
         print(json.dumps(summary, indent=2))
     return 0

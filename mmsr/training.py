@@ -13,12 +13,10 @@ environment), each process takes its own slice of every global batch, gradients 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import platform
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import storage
 from .checks import CheckpointMismatchError
 from .runtime import seed_everything, try_gpu
 
@@ -66,47 +65,8 @@ class TrainConfig:
 
 
 # ----------------------------------------------------------------------------------------- small utilities
-def _atomic(path, write) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place: readers never see a
-    half-written file, and a failed write leaves the old file (if any) untouched."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_json(path, obj) -> Path:
-    """Write ``obj`` as JSON atomically (see :func:`_atomic`)."""
-
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2, sort_keys=True, default=_json_default)
-            f.write("\n")
-
-    return _atomic(path, write)
-
-
-def atomic_torch_save(obj, path) -> Path:
-    """``torch.save`` atomically (see :func:`_atomic`)."""
-    return _atomic(path, lambda tmp: torch.save(obj, tmp))
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, (Path, torch.device)):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+# files are written by mmsr.storage (atomic, pickle-free weights, verified checkpoints); re-exported here
+atomic_write_json = storage.atomic_write_json
 
 
 def git_commit() -> str:
@@ -154,13 +114,12 @@ def check_signature(saved: dict, model: nn.Module, path) -> None:
 
 
 def load_weights(model: nn.Module, path, map_location="cpu") -> nn.Module:
-    """Load weights saved by the trainer (``weights.pt`` or a checkpoint), checking the model signature."""
-    obj = torch.load(path, map_location=map_location, weights_only=False)
-    if not isinstance(obj, dict) or "model" not in obj or "signature" not in obj:
-        raise CheckpointMismatchError(f"{path} is not an mmsr weights file or checkpoint")
-    check_signature(obj["signature"], model, path)
-    model.load_state_dict(obj["model"])
-    return model
+    """Load ``.safetensors`` weights written by the trainer, checking the model signature. Nothing is unpickled:
+    any other file is refused (:class:`~mmsr.storage.UnsafeFileError`)."""
+    state, signature = storage.read_weights(path)
+    check_signature(signature, model, path)
+    model.load_state_dict(state)
+    return model.to(map_location) if map_location is not None else model
 
 
 # ------------------------------------------------------------------------------------------------ batches
@@ -190,13 +149,15 @@ class TrainResult:
     model: nn.Module
     record: dict
     history: list = field(default_factory=list)
+    stopped_at: Optional[int] = None  # the step of a call that stopped early (time budget, stop_after)
 
 
 class Trainer:
     """Train ``model`` on ``batches(step, rank, world) -> ((inputs...), target)``.
 
     ``validate(model) -> dict`` is called every ``val_every`` steps and at the end (rank 0 only).
-    ``out_dir`` (optional) receives ``checkpoint.pt`` (latest), ``weights.pt`` (final) and ``record.json``.
+    ``out_dir`` (optional) receives verified checkpoints ``checkpoint-<step>.pt`` (+ ``.json``; the last two),
+    ``weights.safetensors`` (final) and ``record.json`` (see :mod:`mmsr.storage`); one run at a time holds it.
     ``meta`` is copied into the record (model name, data split, scale, ...).
     """
 
@@ -238,31 +199,38 @@ class Trainer:
         self.started_commit = git_commit()  # the code that runs, recorded before it can change
         self.history: list[dict] = []
         self.train_seconds = 0.0
+        self.store = storage.CheckpointStore(self.out_dir) if self.out_dir is not None else None
+        self.resumed_from: Optional[str] = None
+
+    def bytes_needed(self) -> int:
+        """About what the run folder will hold: the kept checkpoints (model + Adam moments), weights, records."""
+        n = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        return (storage.KEEP_CHECKPOINTS + 1) * 3 * n + (2 << 20)
 
     # -- checkpoints -------------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Optional[Path]:
-        return self.out_dir / "checkpoint.pt" if self.out_dir is not None else None
+        """The newest checkpoint file in ``out_dir`` (``None`` without one)."""
+        if self.store is None or not self.store.steps():
+            return None
+        return self.store.path(self.store.steps()[-1])
 
     def state(self) -> dict:
         return {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
             "signature": self.signature, "config": dataclasses.asdict(self.config), "history": self.history,
-            "train_seconds": self.train_seconds, "meta": self.meta,
-            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+            "train_seconds": self.train_seconds, "meta": self.meta, "rng": storage.rng_state(),
         }
 
     def save_checkpoint(self) -> None:
-        if self.checkpoint_path is not None and self.rank == 0:
-            atomic_torch_save(self.state(), self.checkpoint_path)
+        if self.store is not None and self.rank == 0:
+            self.store.save(self.state(), self.step)
         if self.distributed:
             import torch.distributed as dist
 
             dist.barrier()
 
-    def load_checkpoint(self, path) -> None:
-        ck = torch.load(path, map_location=self.device, weights_only=False)
+    def load_checkpoint(self, ck: dict, path) -> None:
         if not isinstance(ck, dict) or "signature" not in ck:
             raise CheckpointMismatchError(f"{path} is not an mmsr checkpoint")
         check_signature(ck["signature"], self.model, path)
@@ -278,10 +246,8 @@ class Trainer:
         self.step = int(ck["step"])
         self.history = list(ck["history"])
         self.train_seconds = float(ck.get("train_seconds", 0.0))
-        torch.set_rng_state(ck["rng"]["torch"].cpu())
-        np.random.set_state(ck["rng"]["numpy"])
-        if ck["rng"].get("cuda") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in ck["rng"]["cuda"]])
+        storage.set_rng_state(ck["rng"])
+        self.resumed_from = Path(path).name
 
     # -- the loop ----------------------------------------------------------------------------------
     def _loss(self, pred, target):
@@ -298,15 +264,29 @@ class Trainer:
         self.history.append(entry)
         return entry
 
-    def fit(self, resume: bool = True, stop_after: Optional[int] = None) -> TrainResult:
-        """Train to ``config.steps`` (resuming from ``out_dir/checkpoint.pt`` when ``resume``).
+    def fit(self, resume: bool = True, stop_after: Optional[int] = None,
+            time_budget: Optional[float] = None) -> TrainResult:
+        """Train to ``config.steps``, resuming from the newest intact checkpoint in ``out_dir`` when ``resume``.
 
-        ``stop_after`` stops early after that many steps of *this call* (as if killed after a checkpoint):
-        used to demonstrate and test resuming.
+        ``time_budget`` (seconds, this call): stop cleanly with a checkpoint before the budget runs out (the
+        step, validation and checkpoint times measured so far decide when); the same call resumes and continues
+        bit for bit. ``stop_after`` stops after that many steps of this call (used to test resuming). A call that
+        stops early returns an empty record and sets ``self.stopped_early``.
         """
+        if self.out_dir is None or self.rank != 0:
+            return self._fit(resume, stop_after, time_budget)
+        storage.preflight(self.out_dir, self.bytes_needed())
+        with storage.RunLock(self.out_dir):
+            return self._fit(resume, stop_after, time_budget)
+
+    def _fit(self, resume, stop_after, time_budget) -> TrainResult:
         cfg = self.config
-        if resume and self.checkpoint_path is not None and self.checkpoint_path.is_file():
-            self.load_checkpoint(self.checkpoint_path)
+        t_call = time.perf_counter()
+        self.stopped_early = False
+        if resume and self.store is not None:
+            found = self.store.latest(map_location=self.device)
+            if found is not None:
+                self.load_checkpoint(*found)
         self.model.train()
         bar = None
         if cfg.progress and self.rank == 0:
@@ -316,7 +296,18 @@ class Trainer:
         last_loss = float("nan")
         done_here = 0
         t_start = time.perf_counter()
+        step_s, val_s, ckpt_s = 0.0, 0.0, 0.0  # measured costs, for the time budget
+
+        def stop_now() -> TrainResult:
+            self.train_seconds += time.perf_counter() - t_start
+            self.save_checkpoint()
+            self.stopped_early = True
+            if bar is not None:
+                bar.close()
+            return TrainResult(self.model, {}, self.history, stopped_at=self.step)
+
         while self.step < cfg.steps:
+            t_step = time.perf_counter()
             (inputs, target) = self.batches(self.step, self.rank, self.world)
             inputs = tuple(t.to(self.device, non_blocking=True) for t in inputs)
             target = target.to(self.device, non_blocking=True)
@@ -332,34 +323,43 @@ class Trainer:
             self.optimizer.step()
             self.step += 1
             done_here += 1
+            step_s = max(step_s * 0.9, time.perf_counter() - t_step)  # a cautious (high) running estimate
             if bar is not None:
                 bar.update(1)
                 if self.step % 10 == 0 or self.step == cfg.steps:
                     last_loss = float(loss.detach())
                     bar.set_postfix(loss=f"{last_loss:.3g}")
             if cfg.val_every and self.step % cfg.val_every == 0 and self.step < cfg.steps:
+                t_val = time.perf_counter()
                 entry = self._validate()
+                val_s = max(val_s, time.perf_counter() - t_val)
                 if bar is not None and entry:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in entry.items() if k != "step"})
             if cfg.ckpt_every and self.step % cfg.ckpt_every == 0 and self.step < cfg.steps:
+                t_ck = time.perf_counter()
                 self.train_seconds += time.perf_counter() - t_start
                 t_start = time.perf_counter()
                 self.save_checkpoint()
+                ckpt_s = max(ckpt_s, time.perf_counter() - t_ck)
             if stop_after is not None and done_here >= stop_after and self.step < cfg.steps:
-                self.train_seconds += time.perf_counter() - t_start
-                self.save_checkpoint()
-                if bar is not None:
-                    bar.close()
-                return TrainResult(self.model, {}, self.history)
+                return stop_now()
+            if time_budget is not None and self.step < cfg.steps:
+                next_val = val_s if cfg.val_every and (self.step + 1) % cfg.val_every == 0 else 0.0
+                # the final step also validates and writes weights: keep room for both
+                reserve = 2 * step_s + 2 * max(ckpt_s, 0.05) + next_val + val_s
+                if time.perf_counter() - t_call + reserve > time_budget:
+                    return stop_now()
         if bar is not None:
             bar.close()
         self.train_seconds += time.perf_counter() - t_start
-        final = self._validate()
-        self.save_checkpoint()
+        if self.history and self.history[-1]["step"] == self.step and done_here == 0:
+            final = self.history[-1]  # a finished run re-entered (e.g. killed before its record): no new entry
+        else:
+            final = self._validate()
+            self.save_checkpoint()
         record = self.make_record(final, last_loss)
         if self.out_dir is not None and self.rank == 0:
-            atomic_torch_save({"model": self.model.state_dict(), "signature": self.signature,
-                               "config": dataclasses.asdict(cfg), "meta": self.meta}, self.out_dir / "weights.pt")
+            storage.save_weights(self.out_dir / "weights.safetensors", self.model.state_dict(), self.signature)
             atomic_write_json(self.out_dir / "record.json", record)
         return TrainResult(self.model, record, self.history)
 

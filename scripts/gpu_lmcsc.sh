@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One call on a GPU machine (e.g. the device tool): full LMCSC training at x2 and x4 for 3 seeds, then the
 # evaluation/benchmark of every run. Everything lands in $OUT (default runs/gpu): checkpoints (re-running
-# this script resumes), weights.pt, record.json, evaluation.json, and a log.
+# this script resumes), weights.safetensors, record.json, evaluation.json, and a log.
 #   MMSR_DATA   data root (default: ../shared/data or shared/data, whichever exists)
 #   SEEDS       default "0 1 2";  SCALES default "2 4";  EXTRA e.g. "--set steps=30000"
 #   MODELS      default "lmcsc"; e.g. "lmcsc djf" to train the DJF baseline of the same table in full mode too

@@ -42,7 +42,10 @@ def test_training_reduces_loss_and_writes_record(tmp_path):
         assert key in rec
     assert rec["config"]["seed"] == 0 and rec["steps"] == 20 and rec["meta"]["data"] == "synthetic"
     assert [h["step"] for h in rec["history"]] == [10, 20]
-    assert (tmp_path / "weights.pt").is_file() and (tmp_path / "checkpoint.pt").is_file()
+    assert (tmp_path / "weights.safetensors").is_file() and (tmp_path / "checkpoint-00000020.pt").is_file()
+    # the last two checkpoints are kept, each with its sidecar record
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == [
+        "checkpoint-00000015.json", "checkpoint-00000015.pt", "checkpoint-00000020.json", "checkpoint-00000020.pt"]
 
 
 def test_killed_and_resumed_run_gives_identical_weights(tmp_path):
@@ -63,12 +66,14 @@ def test_checkpoint_from_other_model_is_refused(tmp_path):
     with pytest.raises(CheckpointMismatchError, match="different model"):
         Trainer(other, _cfg(steps=4), synthetic_batches, out_dir=tmp_path, device="cpu").fit()
     with pytest.raises(CheckpointMismatchError, match="different model"):
-        load_weights(other, tmp_path / "weights.pt")
+        load_weights(other, tmp_path / "weights.safetensors")
     with pytest.raises(CheckpointMismatchError, match="another configuration"):
         Trainer(tiny_model(), _cfg(steps=4, lr=0.5), synthetic_batches, out_dir=tmp_path, device="cpu").fit()
-    torch.save({"x": 1}, tmp_path / "junk.pt")
-    with pytest.raises(CheckpointMismatchError, match="not an mmsr"):
-        load_weights(tiny_model(), tmp_path / "junk.pt")
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(1)}, tmp_path / "junk.safetensors")
+    with pytest.raises(ValueError, match="not mmsr weights"):
+        load_weights(tiny_model(), tmp_path / "junk.safetensors")
 
 
 def test_lr_schedule_and_config_errors():
@@ -108,7 +113,8 @@ def test_ddp_two_processes_gloo_matches_single_process(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(Path(__file__).parent / "ddp_worker.py"), str(tmp_path)]
     subprocess.run(cmd, check=True, env=env, timeout=300, capture_output=True)
-    w0, w1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
+    w0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    w1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     single = Trainer(tiny_model(), TrainConfig(steps=6, batch_size=8, lr=1e-2, progress=False, seed=0),
                      synthetic_batches, device="cpu").fit().model.state_dict()
     for k in w0:

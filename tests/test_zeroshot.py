@@ -264,4 +264,4 @@ def test_table1_methods_and_deepjf_weights(tmp_path):
             continue
         model, guide_mode, extra = got
         assert isinstance(model, DJF) and guide_mode == gm
-        assert extra["weights"]["file"] == f"mmsr/weights/{name}_x4.pt" and extra["weights"]["steps"] > 0
+        assert extra["weights"]["file"] == f"mmsr/weights/{name}_x4.safetensors" and extra["weights"]["steps"] > 0

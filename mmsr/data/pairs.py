@@ -60,3 +60,40 @@ def content_hash(arr: np.ndarray) -> str:
     h.update(str((a.shape, a.dtype.str)).encode())
     h.update(a.tobytes())
     return h.hexdigest()
+
+
+def thumbnail(arr: np.ndarray, size: int = 24) -> np.ndarray:
+    """A ``size x size`` zero-mean, unit-norm thumbnail of an image (grey, antialiased resize of the whole frame):
+    close thumbnails mean the same scene even after resizing, JPEG or a change of bit depth, where
+    :func:`content_hash` sees only byte-identical copies."""
+    from skimage.transform import resize
+
+    a = np.asarray(arr, dtype=np.float64)
+    if a.ndim == 3:
+        a = a.mean(axis=2)
+    t = resize(a, (size, size), anti_aliasing=True, mode="reflect")
+    t = t - t.mean()
+    n = np.linalg.norm(t)
+    return t / n if n > 0 else t
+
+
+def overlapping_pairs(first, second, threshold: float = 0.97) -> list[tuple[str, str, str]]:
+    """Pairs of ``first`` x ``second`` that are the same image: ``(name1, name2, "identical" | "near r=...")``.
+
+    Identical: equal :meth:`GuidedPair.fingerprint`. Near: thumbnails of the targets correlate above
+    ``threshold`` (the same scene resized, re-encoded or re-quantised). Used to prove that no training or
+    validation image is a test image under another name.
+    """
+    found = []
+    prints = {p.fingerprint(): p.name for p in second}
+    thumbs = [(p.name, thumbnail(p.target)) for p in second]
+    for p in first:
+        if p.fingerprint() in prints:
+            found.append((p.name, prints[p.fingerprint()], "identical"))
+            continue
+        t = thumbnail(p.target)
+        for name, u in thumbs:
+            r = float((t * u).sum())
+            if r > threshold:
+                found.append((p.name, name, f"near r={r:.3f}"))
+    return found
