@@ -60,3 +60,37 @@ def in_colab() -> bool:
     import sys
 
     return "google.colab" in sys.modules
+
+
+class Deadline:
+    """A wall-clock budget for loops of units of work (zero-shot runs, evaluations): :meth:`allows` says whether
+    one more unit fits, judged by the longest unit seen so far (the first always runs). ``None`` never expires.
+
+    Used by ``--time-budget`` on the long entry points: work is recorded unit by unit, so a run stopped by its
+    budget continues where it stopped when the same command is run again.
+    """
+
+    def __init__(self, seconds: Optional[float] = None):
+        import time
+
+        if seconds is not None and seconds <= 0:
+            raise ValueError(f"a time budget must be positive, got {seconds}")
+        self._clock = time.monotonic
+        self.end = None if seconds is None else self._clock() + float(seconds)
+        self.longest = 0.0
+        self._started = None
+
+    def remaining(self) -> float:
+        return float("inf") if self.end is None else self.end - self._clock()
+
+    def allows(self, margin: float = 1.2) -> bool:
+        """``True`` if a unit as long as the longest so far (times ``margin``) still ends inside the budget."""
+        return self.remaining() > self.longest * margin
+
+    def start(self) -> None:
+        self._started = self._clock()
+
+    def done(self) -> None:
+        if self._started is not None:
+            self.longest = max(self.longest, self._clock() - self._started)
+            self._started = None

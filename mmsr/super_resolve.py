@@ -31,6 +31,7 @@ from .data.patches import guide_channels
 from .degrade import imresize
 from .recipes import zeroshot_config
 from .runtime import get_mode, try_gpu
+from .storage import StorageError, preflight
 from .zeroshot import ZeroShotRun, zero_shot_sr
 
 
@@ -89,7 +90,12 @@ def prepare_pair(target: np.ndarray, guide: np.ndarray, scale: int, fit_guide: b
 def super_resolve_files(target_path, guide_path, scale: int, out=None, *, method: str = "cmsr",
                         mode: Optional[str] = None, seed: int = 0, fit_guide: bool = False, device=None,
                         progress: bool = True, **overrides) -> ZeroShotRun:
-    """Read a pair, super-resolve the target by ``scale`` (zero-shot) and write it to ``out`` (if given)."""
+    """Read a pair, super-resolve the target by ``scale`` (zero-shot) and write it to ``out`` (if given).
+
+    An output that cannot be written (read-only folder, full disk) is refused before the images are read.
+    """
+    if out is not None:
+        preflight(Path(out).parent, 1 << 20, "output folder")
     target = read_image(target_path)
     guide = read_image(guide_path)
     lr, g, peak, dtype = prepare_pair(target, guide, scale, fit_guide, str(target_path), str(guide_path))
@@ -132,7 +138,7 @@ def main(argv=None) -> int:
     try:
         run = super_resolve_files(a.target, a.guide, a.scale, a.out, method=a.method, mode=a.mode, seed=a.seed,
                                   fit_guide=a.fit_guide, device=try_gpu(a.device), **extra)
-    except (UnusableInputError, FileNotFoundError, ValueError) as e:
+    except (UnusableInputError, FileNotFoundError, ValueError, StorageError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"wrote {a.out} ({run.output.shape[-2]}x{run.output.shape[-1]}) in {run.seconds['total']:.1f} s",

@@ -35,7 +35,8 @@ from .data.misalign import distort, misalign, misalignment_magnitude, random_mis
 from .evaluate import Bicubic, evaluate
 from .recipes import TRAINABLE, guided_filter_model, load_pretrained, pretrained_path, zeroshot_config
 from .registration import register_global, registration_error_px, similarity_theta
-from .runtime import get_mode, try_gpu
+from .runtime import Deadline, get_mode, try_gpu
+from .storage import RunLock, preflight
 from .training import device_description, git_commit
 from .zeroshot import ZeroShotMethod
 
@@ -139,8 +140,17 @@ TABLE1_METHODS = {"zssr": ("zssr", {}), "cmsr": ("cmsr", {}), "zssr-8x64": ("zss
 
 
 # --------------------------------------------------------------------------------------------- experiments
+def _out_of_time(deadline: Optional[Deadline], what: str, tag: str) -> bool:
+    if deadline is None or deadline.allows():
+        return False
+    print(f"[{tag}] time budget: stopping before {what} ({deadline.remaining():.0f} s left, the longest run took "
+          f"{deadline.longest:.0f} s); run the same command again to continue", file=sys.stderr)
+    return True
+
+
 def run_table1(out: Path, mode: str, seeds: Sequence[int], root=None, device=None, methods=("zssr", "cmsr"),
-               datasets: Optional[Iterable[str]] = None, progress: bool = False) -> list[dict]:
+               datasets: Optional[Iterable[str]] = None, progress: bool = False,
+               deadline: Optional[Deadline] = None) -> list[dict]:
     unknown = [m for m in methods if m not in TABLE1_METHODS]
     if unknown:
         raise ValueError(f"unknown Table-1 method(s) {unknown}; expected some of {sorted(TABLE1_METHODS)}")
@@ -170,6 +180,10 @@ def run_table1(out: Path, mode: str, seeds: Sequence[int], root=None, device=Non
                 for p in pairs:
                     if _done(records, method=m, dataset=d, seed=seed, image=p.name):
                         continue
+                    if _out_of_time(deadline, f"{m} {d} {p.name} seed {seed}", "table1"):
+                        return records
+                    if deadline is not None:
+                        deadline.start()
                     cfg = zeroshot_config(base, mode, seed=seed, **overrides)
                     zs = ZeroShotMethod(cfg, SCALE, device=device, progress=progress)
                     row = _score(zs, [p], "rgb" if base == "cmsr" else "gray")[0]
@@ -178,6 +192,8 @@ def run_table1(out: Path, mode: str, seeds: Sequence[int], root=None, device=Non
                            "split": f"{d} test images", **_provenance(device, mode)}
                     _append(path, rec)
                     records.append(rec)
+                    if deadline is not None:
+                        deadline.done()
                     print(f"[table1] {m} {d} {p.name} seed {seed}: {row['psnr']:.2f} dB, {row['seconds']:.0f} s",
                           file=sys.stderr)
     return records
@@ -193,7 +209,7 @@ DEFORMATION_VARIANTS = {
 
 
 def run_variants(name: str, variants: dict, pairs, out: Path, mode: str, runs: int, device=None,
-                 progress: bool = False) -> list[dict]:
+                 progress: bool = False, deadline: Optional[Deadline] = None) -> list[dict]:
     path = out / f"{name}.jsonl"
     records = read_records(path)
     device = device or try_gpu()
@@ -202,6 +218,10 @@ def run_variants(name: str, variants: dict, pairs, out: Path, mode: str, runs: i
             for p in pairs:
                 if _done(records, variant=label, seed=run, image=p.name):
                     continue
+                if _out_of_time(deadline, f"{label} {p.name} run {run}", name):
+                    return records
+                if deadline is not None:
+                    deadline.start()
                 cfg = zeroshot_config("cmsr", mode, seed=run, **overrides)
                 zs = ZeroShotMethod(cfg, SCALE, device=device, progress=progress)
                 row = _score(zs, [p], "rgb")[0]
@@ -212,6 +232,8 @@ def run_variants(name: str, variants: dict, pairs, out: Path, mode: str, runs: i
                        "config": cfg.to_dict(), **_provenance(device, mode)}
                 _append(path, rec)
                 records.append(rec)
+                if deadline is not None:
+                    deadline.done()
                 print(f"[{name}] {label} {p.name} run {run}: {row['psnr']:.2f} dB", file=sys.stderr)
     return records
 
@@ -279,21 +301,34 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", nargs="+", default=None, help="deformation: a subset of DEFORMATION_VARIANTS")
     ap.add_argument("--device", default=None)
     ap.add_argument("--progress", action="store_true")
+    ap.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                    help="table1/deformation/alternating: start no run that would end past this many seconds; "
+                         "re-run the same command to continue (records are kept run by run)")
     a = ap.parse_args(argv)
     mode = get_mode(a.mode)
     dev = try_gpu(a.device)
+    try:
+        deadline = Deadline(a.time_budget) if a.time_budget is not None else None
+    except ValueError as e:
+        raise SystemExit(f"--time-budget: {e}") from None
+    preflight(a.out, 1 << 20, "records folder")
+    with RunLock(a.out):
+        return _run(a, mode, dev, deadline)
+
+
+def _run(a, mode, dev, deadline) -> int:
     if a.experiment == "table1":
-        recs = run_table1(a.out, mode, a.seeds, a.root, dev, a.methods, a.datasets, a.progress)
+        recs = run_table1(a.out, mode, a.seeds, a.root, dev, a.methods, a.datasets, a.progress, deadline)
         print(json.dumps(summarise(recs), indent=1))
     elif a.experiment == "deformation":
         variants = {k: v for k, v in DEFORMATION_VARIANTS.items() if a.variants is None or k in a.variants}
         recs = run_variants("deformation_nonrigid" if a.nonrigid else "deformation", variants,
                             validation_pairs(a.root, misaligned=True, nonrigid=a.nonrigid), a.out, mode, len(a.seeds),
-                            dev, a.progress)
+                            dev, a.progress, deadline)
     elif a.experiment == "alternating":
         variants = {f"p={p:g}": {"alternating_p": p} for p in a.p}
         recs = run_variants("alternating", variants, validation_pairs(a.root), a.out, mode, len(a.seeds), dev,
-                            a.progress)
+                            a.progress, deadline)
     elif a.experiment == "tolerance":
         recs = run_tolerance(a.out, a.root)
     else:

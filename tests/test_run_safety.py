@@ -341,3 +341,32 @@ def test_every_training_split_is_disjoint_from_every_test_split(shared_data):
     }
     for what, (a, b) in checks.items():
         assert overlapping_pairs(a, b) == [], what
+
+
+def test_zero_shot_cli_refuses_an_unwritable_output_before_reading_or_training(tmp_path, monkeypatch, capsys):
+    from mmsr import super_resolve
+
+    def failing_probe(path, nbytes):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(storage, "_write_probe", failing_probe)
+    monkeypatch.setattr(super_resolve, "zero_shot_sr", lambda *a, **k: pytest.fail("training started"))
+    t0 = time.perf_counter()
+    rc = super_resolve.main([str(tmp_path / "absent_target.png"), str(tmp_path / "absent_guide.png"), "--scale", "2",
+                             "-o", str(tmp_path / "out" / "x.png")])
+    assert rc == 2 and time.perf_counter() - t0 < 1.0
+    assert "cannot write to the output folder" in capsys.readouterr().err
+
+
+def test_experiment_budget_stops_before_a_run_that_would_not_fit(tmp_path, capsys):
+    from mmsr.runtime import Deadline
+    from mmsr.data import nir_pairs
+    from mmsr.zeroshot_experiments import run_variants
+
+    d = Deadline(1000.0)
+    d.longest = 2000.0  # as if one run had taken longer than what is left
+    recs = run_variants("alternating", {"p=0": {"alternating_p": 0.0}}, nir_pairs("val")[0], tmp_path, "smoke",
+                        1, "cpu", deadline=d)
+    assert recs == [] and "time budget: stopping before" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="positive"):
+        Deadline(0)
