@@ -16,6 +16,7 @@ Layouts accepted (``<root>`` is the data root; a loader also accepts the dataset
   ``RGB[11:1099, 7:1383]``) plus the grey-guide scenes of
   ``<root>/middlebury/Deep-Coupled-ISTA-Network/16X_depth/TestImages_RGBD/big/``.
 * ULB17-VT -- ``<root>/ulb17_vt/`` searched for thermal/visible image pairs (see :func:`load_ulb17vt`).
+* A compact data pack (:mod:`mmsr.data.pack`): ``<root>/mmsr_pack/index.json``, read first when present.
 """
 from __future__ import annotations
 
@@ -70,6 +71,14 @@ def _require_root(root, dataset: str) -> Path:
     return r
 
 
+def read_packed(root: Path, dataset: str, split: str):
+    """The pairs of a data pack under ``root`` (:mod:`mmsr.data.pack`), ``None`` without one (imported here, not
+    at the top, so that ``python -m mmsr.data.pack`` runs its module once)."""
+    from .pack import read_packed as _read
+
+    return _read(root, dataset, split)
+
+
 def _first_dir(candidates) -> Optional[Path]:
     for c in candidates:
         if c.is_dir():
@@ -115,6 +124,9 @@ def load_epfl_nir(split: str = "test", root=None) -> list[GuidedPair]:
     Any training-type split is filtered against the test images by content, so a test image can never enter it.
     """
     r = _require_root(root, "epfl_nir")
+    packed = read_packed(r, "epfl_nir", split)
+    if packed is not None:
+        return packed
     if split == "country":
         return _epfl_country(r)
     kind, base = _epfl_layout(r)
@@ -198,6 +210,9 @@ def load_cave(split: str = "test", root=None) -> list[GuidedPair]:
     if split not in ("train", "test"):
         raise ValueError(f"unknown split {split!r} for cave; expected train or test")
     r = _require_root(root, "cave")
+    packed = read_packed(r, "cave", split)
+    if packed is not None:
+        return packed
     cd = _first_dir([r / "cave_band640", r])
     pairs = []
     if cd is not None and (cd / "TestImages_Multispectral").is_dir():
@@ -241,6 +256,9 @@ def load_middlebury2005(split: str = "test", root=None) -> list[GuidedPair]:
     if split != "test":
         raise ValueError(f"unknown split {split!r} for middlebury2005; only 'test' exists")
     r = _require_root(root, "middlebury2005")
+    packed = read_packed(r, "middlebury2005", split)
+    if packed is not None:
+        return packed
     pub = _first_dir([r / "middlebury2005", r])
     found = {}
     if pub is not None:
@@ -287,6 +305,9 @@ def load_depth_training(split: str = "train", root=None) -> list[GuidedPair]:
     if split not in DEPTH_TRAIN:
         raise ValueError(f"unknown split {split!r} for depth training; expected one of {sorted(DEPTH_TRAIN)}")
     r = _require_root(root, "depth training pairs")
+    packed = read_packed(r, "depth_training", split)
+    if packed is not None:
+        return packed
     c = r / "middlebury" / "MSG-Net" / "testing sets" / "C"
     sintel = r / "middlebury" / "Deep-Coupled-ISTA-Network" / "16X_depth" / "TestImages_RGBD" / "Sintel"
     pairs, missing = [], []

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The GPU plan, one step per call: each step finishes inside ~9 minutes and leaves ONE archive in $OUT, so that
+# a time-limited machine (the device tool, Colab, a preemptible VM) brings back one file per call and the next
+# call resumes from it.
+#
+#   bash scripts/gpu_plan.sh STEP
+#
+# STEP:  probe                    device, versions, matmul/conv peaks, LMCSC patches/s + 1024x680 inference,
+#                                 bf16 autocast cost, CMSR seconds per 60x80 pair   -> $OUT/probe.tar.gz
+#        lmcsc-x2 | lmcsc-x4      full-mode LMCSC (time-budgeted, resumable), then its evaluation on the NIR test
+#        djf-x2   | djf-x4        images and the country landscapes               -> $OUT/<step>.tar.gz
+#        <model>-x<S>-seed<N>     the same for another seed (e.g. lmcsc-x4-seed1)
+#        cmsr-table1              Table 1 of 003 (NIR), full-size CMSR/ZSSR, SEEDS  -> $OUT/cmsr-table1.tar.gz
+# Environment:
+#   OUT      where the archive goes (default runs/gpu_out)
+#   IN       folder of archives of earlier calls, unpacked first so that a step continues (default gpu_in)
+#   MMSR_DATA  data root or data pack (default: gpu_data, then ../shared/data, then shared/data); make a pack
+#            that travels with:  python -m mmsr.data.pack nir gpu_data && python -m mmsr.data.pack country gpu_data
+#   MODE     run mode (default full; smoke for the CPU end-to-end test);  BUDGET seconds of work (default 480)
+#   SEEDS    cmsr-table1 seeds (default "0 1 2")
+set -euo pipefail
+STEP=${1:?usage: bash scripts/gpu_plan.sh STEP (probe, lmcsc-x2, lmcsc-x4, djf-x2, djf-x4, cmsr-table1, ...)}
+cd "$(dirname "$0")/.."
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+OUT=${OUT:-runs/gpu_out}
+IN=${IN:-gpu_in}
+MODE=${MODE:-full}
+BUDGET=${BUDGET:-480}
+WORK=${WORK:-runs/gpu}  # run folders (ignored by git)
+DATA=${MMSR_DATA:-}
+if [ -z "$DATA" ]; then for d in gpu_data ../shared/data shared/data; do [ -d "$d" ] && DATA=$d && break; done; fi
+mkdir -p "$OUT" "$WORK"
+start=$(date +%s)
+left() { echo $(( BUDGET - ($(date +%s) - start) )); }
+if [ -d "$IN" ]; then
+  for a in "$IN"/*.tar.gz; do [ -e "$a" ] && python -m mmsr.archive unpack "$a" "$WORK" >/dev/null; done
+fi
+case $STEP in
+  probe)
+    mkdir -p "$WORK/probe"
+    python -m mmsr.probe "$WORK/probe/probe.json" --mode "$MODE" 2>&1 | tee "$WORK/probe/log.txt" | tail -n 5
+    python -m mmsr.archive pack "$WORK/probe" "$OUT/probe.tar.gz" --max-mib 16 ;;
+  cmsr-table1)
+    [ -n "$DATA" ] || { echo "cmsr-table1 needs data: set MMSR_DATA or make gpu_data (see above)" >&2; exit 2; }
+    mkdir -p "$WORK/cmsr"
+    python -m mmsr.zeroshot_experiments table1 --mode "$MODE" --root "$DATA" --out "$WORK/cmsr" \
+      --datasets NIR --seeds ${SEEDS:-0 1 2} --time-budget "$(left)" 2>&1 | tee -a "$WORK/cmsr/log.txt" | tail -n 20
+    python -m mmsr.archive pack "$WORK/cmsr" "$OUT/cmsr-table1.tar.gz" --max-mib 16 ;;
+  *-x[0-9]*)
+    [ -n "$DATA" ] || { echo "$STEP needs data: set MMSR_DATA or make gpu_data (see above)" >&2; exit 2; }
+    model=${STEP%%-x*}; rest=${STEP#*-x}; scale=${rest%%-*}; seed=0
+    case $rest in *-seed*) seed=${rest##*-seed} ;; esac
+    run="$WORK/${model}_x${scale}_seed${seed}"
+    # leave ~25 % of the budget for the evaluation and the archive
+    python -m mmsr.train "$model" --scale "$scale" --mode "$MODE" --seed "$seed" --data-root "$DATA" --out "$run" \
+      --no-progress --time-budget $(( $(left) * 3 / 4 )) 2>&1 | tee -a "$run.log" | tail -n 12
+    if [ -f "$run/record.json" ] && [ ! -f "$run/evaluation.json" ]; then
+      python -m mmsr.benchmark "$run" --data-root "$DATA" 2>&1 | tee -a "$run.log" | tail -n 5
+    fi
+    cp "$run.log" "$run/log.txt"
+    python -m mmsr.archive pack "$run" "$OUT/$STEP.tar.gz" --max-mib 16 ;;
+  *) echo "unknown step $STEP" >&2; exit 2 ;;
+esac
+echo "step $STEP: $(( $(date +%s) - start )) s; archive in $OUT"
