@@ -59,11 +59,12 @@ def unpack(archive, dest) -> list[Path]:
         raise FileNotFoundError(f"no archive at {archive}")
     dest.mkdir(parents=True, exist_ok=True)
     try:
-        with tarfile.open(archive, "r:*") as tar:
+        with tarfile.open(archive, "r:gz") as tar:
             names = tar.getnames()
             tar.extractall(dest, filter="data")
-    except tarfile.TarError as e:
-        raise ValueError(f"{archive} is not a usable archive: {e}") from None
+    except (tarfile.TarError, EOFError, OSError) as e:
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ValueError(f"{archive} is not a usable archive ({why})") from None
     return sorted({dest / Path(n).parts[0] for n in names if n})
 
 

@@ -13,6 +13,10 @@ class ChecksumError(OSError):
     """A downloaded or cached file does not match its recorded checksum (corrupt or partial)."""
 
 
+class UnreadableImageError(ValueError):
+    """A file exists but is not an image that can be decoded (empty, truncated, another format)."""
+
+
 class CheckpointMismatchError(ValueError):
     """A checkpoint was written for a different model (architecture or configuration)."""
 

@@ -42,6 +42,7 @@ EPFL_NIR_TEST = (
 )
 #: Categories a publisher-layout training split draws from (same scene types as the test images).
 EPFL_NIR_TRAIN_CATEGORIES = ("urban", "oldbuilding", "street")
+EPFL_NIR_SPLITS = ("test", "train", "val", "train-minus-val", "country")
 #: Training images held out for validation (ablations, early stopping). Never test images.
 EPFL_NIR_VAL_IDS = ("0045", "0062", "0086")
 EPFL_HINT = (
@@ -123,6 +124,8 @@ def load_epfl_nir(split: str = "test", root=None) -> list[GuidedPair]:
     (the "country" category: landscapes, for checking generalisation; never trained on).
     Any training-type split is filtered against the test images by content, so a test image can never enter it.
     """
+    if split not in EPFL_NIR_SPLITS:
+        raise ValueError(f"unknown split {split!r} for epfl_nir; expected one of {EPFL_NIR_SPLITS}")
     r = _require_root(root, "epfl_nir")
     packed = read_packed(r, "epfl_nir", split)
     if packed is not None:
@@ -139,8 +142,6 @@ def load_epfl_nir(split: str = "test", root=None) -> list[GuidedPair]:
             cat, idx = n.rsplit("_", 1)
             pairs.append(_epfl_pair(base / cat / f"{idx}_rgb.tiff", base / cat / f"{idx}_nir.tiff", n, "test"))
         return pairs
-    if split not in ("train", "val", "train-minus-val"):
-        raise ValueError(f"unknown split {split!r} for epfl_nir; expected test, train, val, train-minus-val, country")
     pairs = _epfl_training(kind, base)
     test_prints = {p.fingerprint() for p in load_epfl_nir("test", r)}
     pairs = [p for p in pairs if p.fingerprint() not in test_prints]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks import DataNotFoundError
+from ..checks import DataNotFoundError, UnreadableImageError
 
 
 def read_image(path, *, hint: str = "") -> np.ndarray:
@@ -16,15 +16,25 @@ def read_image(path, *, hint: str = "") -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise DataNotFoundError(f"missing file {p}" + (f"; {hint}" if hint else ""))
-    if p.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
+    if p.stat().st_size == 0:
+        raise UnreadableImageError(f"{p} is empty (0 bytes)")
+    try:
+        if p.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
 
-        arr = tifffile.imread(str(p))
-    else:
-        from skimage import io as skio
+            arr = tifffile.imread(str(p))
+        else:
+            from skimage import io as skio
 
-        arr = skio.imread(str(p))
+            arr = skio.imread(str(p))
+    except Exception as e:  # noqa: BLE001 -- decoders raise many types; the user needs one line, not a traceback
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UnreadableImageError(f"{p} is not a readable image (corrupt, truncated or not an image: "
+                                   f"{why[:120]})") from None
     arr = np.asarray(arr)
+    if arr.dtype.kind not in "uif" or arr.ndim not in (2, 3) or 0 in arr.shape:
+        raise UnreadableImageError(f"{p} decoded to an array of shape {arr.shape} and dtype {arr.dtype}, "
+                                   f"not an image")
     if arr.ndim == 3 and arr.shape[-1] == 4:
         arr = arr[..., :3]
     if arr.ndim == 3 and arr.shape[-1] == 1:
