@@ -118,6 +118,28 @@ DJF_SETTINGS = {
 }
 
 
+#: The recurrent coupled network of 001 (:class:`~mmsr.models.recurrent.RecurrentCoupledNet`) per run mode,
+#: trained on the NIR training split with the RGB guide (issue: a luminance guide throws away what differs
+#: between the channels). Sizes, steps and schedule are ours; ``full`` is sized for a GPU.
+RECURRENT_SETTINGS = {
+    "smoke": {"patches": 128, "patch_size": 32, "steps": 10, "batch_size": 8, "lr": 1e-3, "milestones": (),
+              "val_every": 0, "ckpt_every": 0, "atoms": 8, "rnn_steps": 2, "guide_layers": 2, "output": "mean"},
+    "default": {"patches": 4000, "patch_size": 48, "steps": 150, "batch_size": 16, "lr": 1e-3, "milestones": (),
+                "val_every": 50, "ckpt_every": 50, "atoms": 32, "rnn_steps": 3, "guide_layers": 3,
+                "output": "mean"},
+    "full": {"patches": 40000, "patch_size": 64, "steps": 20000, "batch_size": 32, "lr": 1e-3,
+             "milestones": (12000, 16000), "val_every": 1000, "ckpt_every": 1000, "atoms": 64, "rnn_steps": 4,
+             "guide_layers": 3, "output": "mean"},
+}
+
+
+def _build_recurrent(scale, s):
+    from .models.recurrent import RecurrentCoupledNet
+
+    return RecurrentCoupledNet(scale, atoms=s["atoms"], steps=s["rnn_steps"], guide_channels=3,
+                               guide_layers=s["guide_layers"], output=s["output"])
+
+
 def _build_srcnn(scale, s):
     return SRCNN(scale, **SRCNN_ARCH)
 
@@ -138,6 +160,7 @@ def _djf_builder(guide_channels: int):
 TRAINABLE = {"srcnn": (SRCNN_SETTINGS, _build_srcnn, "gray", "nir"),
              "lmcsc": (LMCSC_SETTINGS, _build_lmcsc, "gray", "nir"),
              "djf": (DJF_SETTINGS, _djf_builder(3), "rgb", "nir"),
+             "recurrent": (RECURRENT_SETTINGS, _build_recurrent, "rgb", "nir"),
              # the depth sets mix colour and grey guides: the depth DJF reads luminance
              "djf_depth": (DJF_SETTINGS, _djf_builder(1), "gray", "depth")}
 TRAINING_DATA = {"nir": nir_pairs, "depth": depth_pairs}

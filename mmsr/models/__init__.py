@@ -9,11 +9,12 @@ from .acsc import ACSC
 from .djf import DJF
 from .lista import LISTA
 from .lmcsc import LMCSCEncoder, LMCSCNet
+from .recurrent import RecurrentCoupledNet
 from .srcnn import SRCNN
 
-__all__ = ["SRCNN", "DJF", "LMCSCNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "guided_upsample", "box_filter", "build_model", "MODELS"]
+__all__ = ["SRCNN", "DJF", "LMCSCNet", "RecurrentCoupledNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "guided_upsample", "box_filter", "build_model", "MODELS"]
 
-MODELS = {"srcnn": SRCNN, "djf": DJF, "lmcsc": LMCSCNet, "guided_filter": GuidedFilterUpsampler}
+MODELS = {"srcnn": SRCNN, "djf": DJF, "lmcsc": LMCSCNet, "recurrent": RecurrentCoupledNet, "guided_filter": GuidedFilterUpsampler}
 
 
 def build_model(name: str, **kwargs):

@@ -1,0 +1,151 @@
+"""The recurrent coupled network of 001 ("Joint image super-resolution via recurrent CNNs with coupled sparse
+priors", Marivani et al.): a dual-state RNN whose states are convolutional sparse codes.
+
+What the slides of 001 fix ("Main components", "Network design", "Conclusion"):
+
+* ACSC sparse feature maps of the LR target **on the LR grid** (no bicubic initialisation) and of the HR guide;
+* LeSITA fusion of the two modalities (the coupled sparse prior of chapters 2-3);
+* a dual-state RNN producing the HR representation: one state on the LR grid, one on the HR grid;
+* a convolutional dictionary reconstructing the whole HR image at once.
+
+The slides leave the rest open; **our choices** (each an argument, to be decided by ablation on the validation
+split) are:
+
+    l_t = phi_gamma( l_{t-1} - C * (E * l_{t-1}) + W * y + Down(h_{t-1}) )         LR state (ACSC step + feedback)
+    h_t = xi_mu( h_{t-1} - Q * (R * h_{t-1}) + Up(l_t) ; z )                        HR state (LMCSC step, eq. (5) of 000)
+    x   = Dec * mean_t(h_t) + Skip(y)
+
+with ``l_0 = h_0 = 0``, ``z`` the guide's ACSC codes, weights and thresholds shared over the ``steps`` steps,
+``Up``/``Down`` per-map (depthwise) transposed / strided convolutions by the scale factor (``Up`` starts as
+bilinear interpolation of each code map), and ``Skip`` a learned upsampling of ``y`` that starts as bilinear --
+not bicubic, and learned, as 001 asks. With ``Up(l_t)`` standing for ``D~ * x / L`` and ``Q = D~ / L``,
+``R = D``, one HR step is exactly one proximal-gradient step of l1-l1 minimisation (:meth:`hr_step`, tested);
+with ``Down = 0``, ``W * y = D^T y / L``, ``C = D^T/L`` and ``E = D`` one LR step is one ISTA step
+(:meth:`lr_step`, tested).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..checks import check_scale
+from ..ops.shrinkage import lesita, soft_threshold
+from .acsc import ACSC
+
+
+def _updown_geometry(scale: int) -> tuple[int, int]:
+    """Kernel and padding for which a stride-``scale`` transposed conv maps ``n -> n * scale`` and the strided conv
+    maps ``n * scale -> n`` exactly (any integer scale)."""
+    return 2 * scale - scale % 2, scale // 2
+
+
+def bilinear_kernel(size: int, scale: int) -> torch.Tensor:
+    """The ``size x size`` transposed-convolution kernel of bilinear upsampling by ``scale``."""
+    center = (size - 1) / 2 if size % 2 else size / 2 - 0.5
+    r = torch.arange(size, dtype=torch.float64)
+    w = (1 - (r - center).abs() / scale).clamp_min(0)
+    return (w[:, None] * w[None, :]).float()
+
+
+class RecurrentCoupledNet(nn.Module):
+    """``model(lr (N,1,h,w), guide (N,C,hs,ws)) -> (N,1,hs,ws)``, the dual-state recurrent coupled network."""
+
+    def __init__(self, scale: int = 4, atoms: int = 64, kernel: int = 5, steps: int = 3, guide_channels: int = 3,
+                 guide_layers: int = 3, gamma0: float = 0.01, mu0: float = 0.01, std: float = 0.01,
+                 output: str = "mean"):
+        super().__init__()
+        self.scale = check_scale(scale)
+        if kernel % 2 == 0:
+            raise ValueError(f"kernel must be odd (size-preserving padding), got {kernel}")
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
+        if output not in ("mean", "last"):
+            raise ValueError(f"output must be 'mean' or 'last', got {output!r}")
+        self.steps, self.pad, self.output, self.guide_channels = steps, kernel // 2, output, guide_channels
+        k = atoms
+
+        def filt(out_c, in_c):
+            return nn.Parameter(torch.randn(out_c, in_c, kernel, kernel) * std)
+
+        # LR state: W (1 -> k), E (k -> 1), C (1 -> k) -- the ACSC step in the form of eq. (5) of 000
+        self.W, self.E, self.C = filt(k, 1), filt(1, k), filt(k, 1)
+        self.gamma = nn.Parameter(torch.full((1, k, 1, 1), float(gamma0)))
+        # HR state: Q (1 -> k), R (k -> 1), thresholds mu of LeSITA
+        self.Q, self.R = filt(k, 1), filt(1, k)
+        self.mu = nn.Parameter(torch.full((1, k, 1, 1), float(mu0)))
+        self.guide_encoder = ACSC(guide_channels, k, kernel, guide_layers, gamma0=mu0, std=std)
+        size, pad = _updown_geometry(self.scale)
+        self.up = nn.ConvTranspose2d(k, k, size, stride=self.scale, padding=pad, groups=k, bias=False)
+        self.down = nn.Conv2d(k, k, size, stride=self.scale, padding=pad, groups=k, bias=False)
+        self.skip = nn.ConvTranspose2d(1, 1, size, stride=self.scale, padding=pad, bias=False)
+        bil = bilinear_kernel(size, self.scale)
+        with torch.no_grad():
+            self.up.weight.copy_(bil.expand(k, 1, size, size))
+            self.skip.weight.copy_(bil[None, None])
+            nn.init.normal_(self.down.weight, std=std)
+        self.decoder = nn.Conv2d(k, 1, kernel, padding=self.pad, bias=False)
+        nn.init.normal_(self.decoder.weight, std=std)
+
+    # -- one step of each state (the unfolded iterations) ----------------------------------------------
+    def lr_step(self, l: torch.Tensor, wy: torch.Tensor, feedback=None) -> torch.Tensor:
+        """``phi_gamma(l - C * (E * l) + W*y + feedback)``; ``wy`` is ``W * y`` (computed once)."""
+        back = F.conv2d(F.conv2d(l, self.E, padding=self.pad), self.C, padding=self.pad)
+        v = l - back + wy
+        if feedback is not None:
+            v = v + feedback
+        return soft_threshold(v, self.gamma.clamp_min(0))
+
+    def hr_step(self, h: torch.Tensor, drive: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``xi_mu(h - Q * (R * h) + drive; z)`` -- one LMCSC stage (eq. (5) of 000) driven by ``Up(l_t)``."""
+        back = F.conv2d(F.conv2d(h, self.R, padding=self.pad), self.Q, padding=self.pad)
+        return lesita(h - back + drive, z, self.mu.clamp_min(0))
+
+    # -- the network ----------------------------------------------------------------------------------
+    def check_inputs(self, lr: torch.Tensor, guide: torch.Tensor) -> None:
+        if lr.ndim != 4 or lr.shape[1] != 1:
+            raise ValueError(f"the target must have shape (N, 1, h, w), got {tuple(lr.shape)}")
+        if guide is None or guide.ndim != 4:
+            raise ValueError("the recurrent coupled network needs a guide of shape (N, C, H, W)")
+        if guide.shape[1] != self.guide_channels:
+            raise ValueError(f"this network was built for {self.guide_channels}-channel guides, got "
+                             f"{guide.shape[1]} channels")
+        want = (lr.shape[-2] * self.scale, lr.shape[-1] * self.scale)
+        if tuple(guide.shape[-2:]) != want:
+            raise ValueError(f"guide size {tuple(guide.shape[-2:])} must be scale x the target size "
+                             f"{tuple(lr.shape[-2:])} = {want}")
+        if guide.shape[0] != lr.shape[0]:
+            raise ValueError(f"batch sizes differ: target {lr.shape[0]}, guide {guide.shape[0]}")
+
+    def states(self, lr: torch.Tensor, guide: torch.Tensor):
+        """``(ls, hs, z)``: the LR and HR states after every step and the guide's codes (interpretability)."""
+        self.check_inputs(lr, guide)
+        z = self.guide_encoder(guide)
+        wy = F.conv2d(lr, self.W, padding=self.pad)
+        l = soft_threshold(wy, self.gamma.clamp_min(0))
+        h = self.hr_step(torch.zeros_like(z), self.up(l), z)
+        ls, hs = [l], [h]
+        for _ in range(self.steps - 1):
+            l = self.lr_step(l, wy, self.down(h))
+            h = self.hr_step(h, self.up(l), z)
+            ls.append(l)
+            hs.append(h)
+        return ls, hs, z
+
+    def forward(self, lr: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+        _, hs, _ = self.states(lr, guide)
+        code = torch.stack(hs).mean(0) if self.output == "mean" else hs[-1]
+        return self.decoder(code) + self.skip(lr)
+
+    def step_outputs(self, lr: torch.Tensor, guide: torch.Tensor) -> list:
+        """The image the decoder makes from the HR state after each step."""
+        _, hs, _ = self.states(lr, guide)
+        skip = self.skip(lr)
+        return [self.decoder(h) + skip for h in hs]
+
+    def monitor(self) -> dict:
+        return {"mu_mean": float(self.mu.detach().clamp_min(0).mean()),
+                "gamma_mean": float(self.gamma.detach().clamp_min(0).mean())}
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale}, steps={self.steps}, output={self.output}, guide_channels={self.guide_channels}"

@@ -1,0 +1,115 @@
+"""The recurrent coupled network of 001: shapes, gradients, the unfolded steps against l1-l1 / l1 ISTA, no bicubic
+anywhere in the forward pass, and bad inputs."""
+import pytest
+import torch
+
+from mmsr.models.recurrent import RecurrentCoupledNet, bilinear_kernel
+from mmsr.ops import ConvDictionary, ista
+from mmsr.ops.operators import derivative_filters
+
+
+@pytest.mark.parametrize("scale,h,w", [(2, 5, 7), (4, 6, 9), (8, 3, 5), (3, 4, 5)])
+def test_shapes_at_every_scale_and_odd_sizes(scale, h, w):
+    net = RecurrentCoupledNet(scale, atoms=6, steps=2, guide_layers=2)
+    out = net(torch.rand(2, 1, h, w), torch.rand(2, 3, h * scale, w * scale))
+    assert out.shape == (2, 1, h * scale, w * scale)
+    ls, hs, z = net.states(torch.rand(1, 1, h, w), torch.rand(1, 3, h * scale, w * scale))
+    assert ls[0].shape == (1, 6, h, w) and hs[0].shape == z.shape == (1, 6, h * scale, w * scale)
+    assert len(ls) == len(hs) == 2 and len(net.step_outputs(torch.rand(1, 1, h, w),
+                                                            torch.rand(1, 3, h * scale, w * scale))) == 2
+
+
+def test_every_parameter_gets_a_non_zero_gradient():
+    torch.manual_seed(0)
+    net = RecurrentCoupledNet(4, atoms=8, steps=3, guide_layers=2)
+    lr, guide = torch.rand(2, 1, 6, 6), torch.rand(2, 3, 24, 24)
+    ((net(lr, guide) - torch.rand(2, 1, 24, 24)) ** 2).mean().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
+
+
+def _dictionary():
+    f = derivative_filters()  # (1, k, p, p)
+    return f, f.flip(-1, -2).transpose(0, 1)  # filters and the conv2d weights of their adjoint
+
+
+def test_hr_step_is_one_l1l1_proximal_gradient_step():
+    """With Q = D~/L, R = D and the drive Up(l) = D~ x / L, one HR step is one step of eq. (3) of 000."""
+    f, adj = _dictionary()
+    k, p = f.shape[1], f.shape[-1]
+    net = RecurrentCoupledNet(2, atoms=k, kernel=p).double()
+    D = ConvDictionary(f.double())
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 1, 10, 12, generator=g, dtype=torch.float64)
+    z = 0.1 * torch.randn(1, k, 10, 12, generator=g, dtype=torch.float64)
+    h = 0.1 * torch.randn(1, k, 10, 12, generator=g, dtype=torch.float64)
+    L, lam = D.lipschitz((10, 12)), 0.05
+    with torch.no_grad():
+        net.Q.copy_(3 * adj / L)  # Q != the drive's filters: a swapped Q/R or Q/drive would fail below
+        net.R.copy_(f / 3)
+        net.mu.fill_(lam / L)
+    drive = D.adjoint(x) / L
+    ref = ista(D, x, lam, 1, s=z, x0=h, L=L).x
+    assert torch.allclose(net.hr_step(h, drive, z), ref, atol=1e-12)
+    with torch.no_grad():
+        net.R.copy_(f)  # now Q R is 3x too strong: no longer the proximal step
+    assert not torch.allclose(net.hr_step(h, drive, z), ref, atol=1e-6)
+
+
+def test_lr_step_without_feedback_is_one_ista_step():
+    f, adj = _dictionary()
+    k, p = f.shape[1], f.shape[-1]
+    net = RecurrentCoupledNet(2, atoms=k, kernel=p).double()
+    D = ConvDictionary(f.double())
+    g = torch.Generator().manual_seed(1)
+    y = torch.randn(1, 1, 9, 11, generator=g, dtype=torch.float64)
+    l0 = 0.1 * torch.randn(1, k, 9, 11, generator=g, dtype=torch.float64)
+    L, lam = D.lipschitz((9, 11)), 0.03
+    with torch.no_grad():
+        net.W.copy_(adj / L)
+        net.C.copy_(adj / L)
+        net.E.copy_(f)
+        net.gamma.fill_(lam / L)
+    wy = torch.nn.functional.conv2d(y, net.W, padding=p // 2)
+    assert torch.allclose(net.lr_step(l0, wy), ista(D, y, lam, 1, x0=l0, L=L).x, atol=1e-12)
+
+
+def test_no_bicubic_or_interpolation_in_the_forward_pass(monkeypatch):
+    import mmsr.degrade
+
+    def forbidden(*a, **k):
+        raise AssertionError("interpolation called")
+
+    for name in ("upsample_bicubic", "imresize"):
+        monkeypatch.setattr(mmsr.degrade, name, forbidden)
+    monkeypatch.setattr(torch.nn.functional, "interpolate", forbidden)
+    net = RecurrentCoupledNet(4, atoms=4, steps=2, guide_layers=1)
+    net(torch.rand(1, 1, 4, 4), torch.rand(1, 3, 16, 16))
+
+
+def test_learned_upsampling_starts_as_bilinear():
+    """The skip path and Up start as bilinear interpolation: a constant image stays constant (away from the
+    border), and the kernel's phases each sum to 1."""
+    net = RecurrentCoupledNet(4, atoms=2, steps=1, guide_layers=1)
+    out = net.skip(torch.full((1, 1, 8, 8), 0.7))
+    assert torch.allclose(out[..., 4:-4, 4:-4], torch.tensor(0.7), atol=1e-6)
+    k = bilinear_kernel(8, 4)
+    for i in range(4):
+        for j in range(4):
+            assert torch.isclose(k[i::4, j::4].sum(), torch.tensor(1.0))
+
+
+@pytest.mark.parametrize("lr_shape,guide_shape,match", [
+    ((1, 1, 4, 4), (1, 3, 15, 16), "must be scale x"),
+    ((1, 1, 4, 4), (1, 1, 16, 16), "3-channel"),
+    ((1, 3, 4, 4), (1, 3, 16, 16), r"\(N, 1, h, w\)"),
+    ((2, 1, 4, 4), (1, 3, 16, 16), "batch sizes differ"),
+])
+def test_bad_inputs_are_refused(lr_shape, guide_shape, match):
+    net = RecurrentCoupledNet(4, atoms=2, steps=1, guide_layers=1)
+    with pytest.raises(ValueError, match=match):
+        net(torch.rand(*lr_shape), torch.rand(*guide_shape))
+    with pytest.raises(ValueError, match="steps"):
+        RecurrentCoupledNet(4, steps=0)
+    with pytest.raises(ValueError, match="output"):
+        RecurrentCoupledNet(4, output="max")
