@@ -47,21 +47,47 @@ def test_cpab_field_takes_vertex_values_and_is_continuous():
     cy, cx = torch.meshgrid(torch.tensor([-0.5, 0.5]), torch.tensor([-2 / 3, 0.0, 2 / 3]), indexing="ij")
     centres = torch.stack((cx.reshape(-1), cy.reshape(-1)), -1)
     assert torch.allclose(cpab.field(centres), cpab.velocity[12:], atol=1e-5)
-    # continuity: points a hair apart (across cell and triangle edges) have nearly equal velocities
-    p = random_points(2000, seed=3).double()
-    eps = 1e-7
-    d = cpab.field(p + eps) - cpab.field(p)
-    assert d.abs().max() < 1e-5
+    # continuity: probe points ON the cell edges and on the triangle edges (corner-centre diagonals), and compare
+    # the field a hair to either side; random points would almost never straddle an edge
+    g = torch.Generator().manual_seed(3)
+    t = torch.rand(300, generator=g, dtype=torch.float64) * 2 - 1
+    eps, probes = 1e-7, []
+    for x0 in torch.linspace(-1, 1, 4, dtype=torch.float64)[1:-1]:  # vertical cell edges, crossed along x
+        probes.append((torch.stack((torch.full_like(t, float(x0)), t), -1), torch.tensor([1.0, 0.0])))
+    probes.append((torch.stack((t, torch.zeros_like(t)), -1), torch.tensor([0.0, 1.0])))  # horizontal cell edge
+    u = torch.rand(300, generator=g, dtype=torch.float64)  # the diagonals of cell (0, 0): corner -> centre
+    for corner in ((-1.0, -1.0), (-1 / 3, -1.0), (-1 / 3, 0.0), (-1.0, 0.0)):
+        c0, centre = torch.tensor(corner, dtype=torch.float64), torch.tensor([-2 / 3, -0.5], dtype=torch.float64)
+        d = centre - c0
+        probes.append((c0 + u[:, None] * d, torch.tensor([-float(d[1]), float(d[0])]) / d.norm()))
+    for pts, normal in probes:
+        n = normal.to(torch.float64)
+        jump = cpab.field(pts + eps * n) - cpab.field(pts - eps * n)
+        assert jump.abs().max() < 1e-5
 
 
-def test_cpab_field_is_affine_inside_a_triangle():
+@pytest.mark.parametrize("cell", [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_cpab_field_is_affine_inside_each_of_the_four_triangles(cell):
+    """Each cell is cut into 4 triangles by its diagonals (bottom, right, top, left); inside every one the field
+    is affine, so at the centroid of three interior points it is the mean of their values."""
     cpab = CPABWarp((2, 2), zero_boundary=False)
     set_random_velocity(cpab)
-    # three points inside the bottom triangle of the lower-left cell, and their centroid
-    a, b, c = torch.tensor([[-0.9, -0.95], [-0.2, -0.95], [-0.5, -0.6]], dtype=torch.float64).unbind(0)
-    va, vb, vc = cpab.field(torch.stack((a, b, c))).unbind(0)
-    mid = cpab.field(((a + b + c) / 3)[None])[0]
-    assert torch.allclose(mid, (va + vb + vc) / 3, atol=1e-6)
+    x0, y0 = -1.0 + cell[0], -1.0 + cell[1]
+    corners = [(x0, y0), (x0 + 1, y0), (x0 + 1, y0 + 1), (x0, y0 + 1)]
+    centre = torch.tensor([x0 + 0.5, y0 + 0.5], dtype=torch.float64)
+    bary = torch.tensor([[0.6, 0.2, 0.2], [0.2, 0.6, 0.2], [0.2, 0.2, 0.6]], dtype=torch.float64)
+    for i in range(4):  # the triangle (centre, corner i, corner i+1)
+        tri = torch.stack((centre, torch.tensor(corners[i], dtype=torch.float64),
+                           torch.tensor(corners[(i + 1) % 4], dtype=torch.float64)))
+        pts = bary @ tri
+        v = cpab.field(pts)
+        mid = cpab.field(pts.mean(0, keepdim=True))[0]
+        assert torch.allclose(mid, v.mean(0), atol=1e-6), i
+        # and the field is NOT affine across two triangles (otherwise the test could not fail)
+    other = torch.stack((torch.tensor(corners[0], dtype=torch.float64) * 0.5 + centre * 0.5,
+                         torch.tensor(corners[2], dtype=torch.float64) * 0.5 + centre * 0.5,
+                         torch.tensor(corners[1], dtype=torch.float64) * 0.5 + centre * 0.5))
+    assert not torch.allclose(cpab.field(other.mean(0, keepdim=True))[0], cpab.field(other).mean(0), atol=1e-6)
 
 
 @pytest.mark.parametrize("exact", [True, False])

@@ -76,6 +76,23 @@ def test_training_batch_shapes_and_gradient_to_the_deformation(upsampling):
     assert deform.affine.theta.grad is not None and deform.affine.theta.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("upsampling", [False, True])
+def test_training_batch_target_and_guide_patches_line_up(upsampling):
+    """Channel 0 of the guide is the HR target itself: every guide patch must show the same content as its
+    ground-truth patch (also under rotation, shear and magnification), and a shifted guide must not."""
+    lr, guide, _ = smooth_pair(40, 48)
+    cfg = ZeroShotConfig(patch=16, batch=6, max_rotation=20)
+    gen = torch.Generator().manual_seed(3)
+    _, g, gt = training_batch(lr, guide, DeformationStack(()), 4, cfg, upsampling, gen)
+    err = (g[:, :1] - gt).abs().mean()
+    spread = (gt - gt.mean()).abs().mean()
+    assert err < 0.25 * spread, (float(err), float(spread))
+    shifted = torch.roll(guide, shifts=(12, 12), dims=(-2, -1))
+    _, g2, gt2 = training_batch(lr, shifted, DeformationStack(()), 4, cfg, upsampling,
+                                torch.Generator().manual_seed(3))
+    assert (g2[:, :1] - gt2).abs().mean() > 2 * err
+
+
 def test_patch_points_stay_inside_the_frame():
     cfg = ZeroShotConfig(max_rotation=10, scale_range=(0.8, 1.0))
     pts = random_patch_points(64, 24, 1.0, (60, 80), cfg, torch.Generator().manual_seed(1), "cpu")
@@ -107,11 +124,17 @@ def test_back_projection_makes_the_estimate_consistent():
 
 def test_self_ensemble_of_an_equivariant_model_changes_nothing():
     lr, guide, _ = smooth_pair()
-    net = CMSRNet(4, 3, 8, 3, 8, 2)
-    with torch.no_grad():  # zero branches: bicubic, which commutes with flips and rotations by 90 degrees
-        net.fe1[-1].weight.zero_()
-        net.fe2[-1].weight.zero_()
-    assert torch.allclose(predict(net, lr, guide, 4, self_ensemble=True), predict(net, lr, guide, 4, False), atol=1e-5)
+
+    def net(x, g, s):  # bicubic + a pointwise guide term: equivariant iff the guide turns with the target
+        return upsample_bicubic(x, s) + 0.3 * g[:, :1] - 0.1 * g[:, 2:]
+
+    plain = predict(net, lr, guide, 4, self_ensemble=False)
+    assert torch.allclose(predict(net, lr, guide, 4, self_ensemble=True), plain, atol=1e-5)
+
+    def careless(x, g, s):  # what a self-ensemble that forgot to turn the guide would compute
+        return net(x, guide if g.shape[-2:] == guide.shape[-2:] else guide.transpose(-1, -2), s)
+
+    assert not torch.allclose(predict(careless, lr, guide, 4, self_ensemble=True), plain, atol=1e-3)
 
 
 def test_stage_scales():
