@@ -1,0 +1,122 @@
+"""Does the guide ever hurt? Every NIR model on the 8 test images and on the held-out ``country`` landscapes.
+
+    python -m mmsr.guidance_check --scale 4 --root ../shared/data [--run lmcsc=runs/x/lmcsc64_x4 ...]
+
+The papers test only on urban scenes, where the RGB guide agrees with NIR. On landscapes vegetation is bright in
+NIR and dark in RGB, sky and water differ, and a guided model can paint wrong structure into its output. This
+scores bicubic, the guided filter, SRCNN (single image) and every guided model -- the committed weights, and any
+run folder given with ``--run NAME=DIR`` -- image by image on both sets, appends one JSON line per (method, set,
+image) with provenance to ``results/nir/guidance_x<S>.jsonl`` (resumable), and prints the summary the book's
+goal is stated in: mean PSNR, mean gain over bicubic and over SRCNN, and the share of images above bicubic.
+Protocol: chapter 1's (MATLAB-bicubic LR, full-image PSNR, peak 255).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .data.datasets import load_epfl_nir
+from .evaluate import Bicubic, evaluate
+from .recipes import TRAINABLE, guided_filter_model, load_pretrained, pretrained_path
+from .runtime import try_gpu
+from .storage import read_weights, tensors_digest
+from .training import load_weights
+from .zeroshot_experiments import _append, _done, _provenance, read_records
+
+DEFAULT_OUT = Path("results") / "nir"
+PROTOCOL = "chapter 1: MATLAB-bicubic LR, full image, peak 255"
+GUIDED = ("djf", "lmcsc", "recurrent")
+
+
+def committed_methods(scale: int) -> dict:
+    """``name -> (model, guide_mode, source)`` for bicubic, the guided filter and every committed NIR model."""
+    out = {"bicubic": (Bicubic(scale), "gray", "formula"),
+           "guided_filter": (guided_filter_model(scale), "gray", "formula")}
+    for name in ("srcnn", "djf", "lmcsc", "recurrent"):
+        path = pretrained_path(name, scale)
+        if path.is_file():
+            digest = tensors_digest(read_weights(path)[0])[:10]  # which weights: files get replaced over time
+            out[name] = (load_pretrained(name, scale), TRAINABLE[name][2], f"mmsr/weights/{path.name}@{digest}")
+    return out
+
+
+def run_method(run_dir) -> tuple:
+    """A finished training run folder as ``(model, guide_mode, source)``."""
+    run_dir = Path(run_dir)
+    rec = json.loads((run_dir / "record.json").read_text())
+    name, scale = rec["meta"]["model"], rec["meta"]["scale"]
+    _, build, guide_mode, _ = TRAINABLE[name]
+    return load_weights(build(scale, rec["meta"]["settings"]), run_dir / "weights.safetensors"), guide_mode, \
+        str(run_dir)
+
+
+def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] = None, device=None) -> list[dict]:
+    device = device or torch.device("cpu")
+    path = Path(out) / f"guidance_x{scale}.jsonl"
+    records = read_records(path)
+    methods = methods if methods is not None else committed_methods(scale)
+    sets = {"test": load_epfl_nir("test", root), "country": load_epfl_nir("country", root)}
+    for name, (model, guide_mode, source) in methods.items():
+        for set_name, pairs in sets.items():
+            todo = [p for p in pairs if not _done(records, method=name, set=set_name, image=p.name, source=source)]
+            if not todo:
+                continue
+            for row in evaluate(model, todo, scale, guide_mode=guide_mode, device=device, with_ssim=False):
+                rec = {"experiment": "guidance", "method": name, "set": set_name, "scale": scale, "source": source,
+                       "guide": guide_mode, **row, "protocol": PROTOCOL, **_provenance(device, "n/a")}
+                _append(path, rec)
+                records.append(rec)
+            print(f"[guidance x{scale}] {name} on {set_name}: done", file=sys.stderr)
+    return records
+
+
+def summary(records, scale: int) -> dict:
+    """Per method and set: mean PSNR, mean gain over bicubic and over SRCNN, share of images above bicubic."""
+    by = {}
+    for r in records:
+        if r.get("scale", scale) == scale:
+            by.setdefault((r["method"], r["set"]), {})[r["image"]] = r["psnr"]
+    out = {}
+    for (m, s), imgs in sorted(by.items()):
+        bic, sr = by.get(("bicubic", s), {}), by.get(("srcnn", s), {})
+        names = sorted(imgs)
+        row = {"n": len(names), "mean": float(np.mean([imgs[n] for n in names]))}
+        if bic and all(n in bic for n in names):
+            gains = np.array([imgs[n] - bic[n] for n in names])
+            row.update(gain_over_bicubic=float(gains.mean()), share_above_bicubic=float((gains > 0).mean()))
+        if sr and all(n in sr for n in names):
+            row["gain_over_srcnn"] = float(np.mean([imgs[n] - sr[n] for n in names]))
+        out.setdefault(m, {})[s] = row
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m mmsr.guidance_check", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", type=int, required=True)
+    ap.add_argument("--root", default=None, help="data root (default: $MMSR_DATA)")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--run", action="append", default=[], metavar="NAME=DIR", help="also score a run folder")
+    ap.add_argument("--only-runs", action="store_true", help="score only the --run folders (and bicubic, SRCNN)")
+    ap.add_argument("--device", default=None)
+    a = ap.parse_args(argv)
+    methods = committed_methods(a.scale)
+    if a.only_runs:
+        methods = {k: v for k, v in methods.items() if k in ("bicubic", "srcnn")}
+    for item in a.run:
+        name, _, folder = item.partition("=")
+        if not folder:
+            raise SystemExit(f"--run expects NAME=DIR, got {item!r}")
+        methods[name] = run_method(folder)
+    recs = run(a.scale, a.root, a.out, methods, try_gpu(a.device) if a.device else torch.device("cpu"))
+    print(json.dumps(summary(recs, a.scale), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

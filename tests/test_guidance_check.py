@@ -1,0 +1,33 @@
+"""The guidance check: per-image records and the summary the goal is stated in (gain over bicubic and SRCNN,
+share of images above bicubic), on a data pack of the embedded default."""
+import torch
+
+from mmsr.evaluate import Bicubic
+from mmsr.guidance_check import run, summary
+
+
+class Worse(torch.nn.Module):
+    """Bicubic minus a constant: below bicubic on every image, by construction."""
+
+    def __init__(self):
+        super().__init__()
+        self.b = Bicubic(2)
+
+    def forward(self, lr, guide=None):
+        return self.b(lr) - 0.02
+
+
+def test_summary_counts_images_above_bicubic_and_gains(tmp_path):
+    from test_portability import embedded_pack
+
+    embedded_pack(tmp_path / "data")
+    methods = {"bicubic": (Bicubic(2), "gray", "formula"), "srcnn": (Bicubic(2), "gray", "alias"),
+               "worse": (Worse(), "gray", "test")}
+    recs = run(2, tmp_path / "data", tmp_path / "out", methods)
+    s = summary(recs, 2)
+    for split in ("test", "country"):
+        assert s["bicubic"][split]["gain_over_bicubic"] == 0 and s["bicubic"][split]["share_above_bicubic"] == 0
+        assert s["worse"][split]["gain_over_bicubic"] < 0 and s["worse"][split]["share_above_bicubic"] == 0
+        assert s["worse"][split]["gain_over_srcnn"] == s["worse"][split]["gain_over_bicubic"]
+    # resumable: a second call adds nothing
+    assert len(run(2, tmp_path / "data", tmp_path / "out", methods)) == len(recs)
