@@ -140,3 +140,35 @@ def displacement_quiver(deformation, size, step: int = 24, ax=None, title: Optio
     ax.set_aspect("equal")
     ax.set_title(title or f"displacement (arrows x4), max {np.hypot(d[..., 0], d[..., 1]).max():.1f} px", fontsize=9)
     return ax
+
+
+def per_image_gains(records: Sequence[dict], scale: int, methods: Sequence[str], baseline: str = "bicubic",
+                    sets: Sequence[str] = ("test", "country"), size: float = 4.0):
+    """Per-image PSNR gain of each method over ``baseline`` (one dot per image, a bar at the mean), one panel per
+    image set: where a guided model falls below zero, its guide made the result worse than the baseline.
+
+    ``records``: rows with ``method``, ``set``, ``image``, ``psnr``, ``scale`` (e.g. :mod:`mmsr.guidance_check`).
+    """
+    import matplotlib.pyplot as plt
+
+    psnr = {(r["method"], r["set"], r["image"]): r["psnr"] for r in records if r.get("scale", scale) == scale}
+    fig, axes = plt.subplots(1, len(sets), figsize=(size * len(sets), 3.2), squeeze=False, sharey=True)
+    rng = np.random.default_rng(0)
+    for ax, s in zip(axes[0], sets):
+        images = sorted({i for (m, ss, i) in psnr if ss == s and m == baseline})
+        for k, m in enumerate(methods):
+            gains = np.array([psnr[(m, s, i)] - psnr[(baseline, s, i)] for i in images if (m, s, i) in psnr])
+            if gains.size == 0:
+                continue
+            ax.scatter(k + rng.uniform(-0.18, 0.18, gains.size), gains, s=10, alpha=0.6)
+            ax.hlines(gains.mean(), k - 0.3, k + 0.3, color="k", lw=2)
+            ax.text(k, gains.max(), f"{(gains > 0).mean():.0%}", ha="center",
+                    va="bottom", fontsize=8)
+        ax.axhline(0, color="r", lw=1, ls="--")
+        ax.set_xticks(range(len(methods)), methods, rotation=20)
+        ax.set_title(f"{s} ({len(images)} images), x{scale}", fontsize=10)
+    axes[0][0].set_ylabel(f"PSNR gain over {baseline} (dB)")
+    fig.text(0.5, -0.02, f"dots: images; bars: means; numbers: share of images above {baseline}", ha="center",
+             fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -28,3 +28,16 @@ def test_tables():
     rows = lambda v: [{"image": "i1", "psnr": v, "ssim": 0.9}, {"image": "i2", "psnr": v + 2, "ssim": 0.8}]
     md = method_table({"m": {2: rows(30.0), 4: rows(20.0)}}, metrics=("psnr",))
     assert "| Average | 31.00 | 21.00 |" in md
+
+
+def test_per_image_gains_plots_one_dot_per_image_and_the_share_above_baseline():
+    recs = [{"method": m, "set": s, "image": f"i{k}", "psnr": 30.0 + k + d, "scale": 2}
+            for s in ("test", "country") for k in range(4)
+            for m, d in (("bicubic", 0.0), ("good", 0.5), ("bad", -0.2 if s == "country" else 0.1))]
+    fig = plot.per_image_gains(recs, 2, ["good", "bad"])
+    left, right = fig.axes
+    from matplotlib.collections import PathCollection
+
+    assert [len(c.get_offsets()) for c in left.collections if isinstance(c, PathCollection)] == [4, 4]
+    texts = [t.get_text() for t in right.texts]
+    assert texts == ["100%", "0%"]  # "bad" is below bicubic on every country image
