@@ -57,18 +57,23 @@ def step_flops(model: torch.nn.Module, batch: int, patch: int, scale: int, devic
     return int(fc.get_total_flops())
 
 
-def time_inference(model, pair, scale, device, reps: int = 3, guide_mode: str = "gray") -> float:
-    lr, g, _ = prepare_inputs(pair, scale, guide_mode)
-    lr, g = lr.to(device), g.to(device)
+def time_forward(model, lr: torch.Tensor, guide: torch.Tensor, device, reps: int = 3) -> float:
+    """Seconds per forward pass of ``model(lr, guide)`` on ``device`` (after one warm-up pass, synchronised)."""
+    lr, guide = lr.to(device), guide.to(device)
     model = model.to(device).eval()
     with torch.no_grad():
-        model(lr, g)
+        model(lr, guide)
         _sync(device)
         t0 = time.perf_counter()
         for _ in range(reps):
-            model(lr, g)
+            model(lr, guide)
         _sync(device)
     return (time.perf_counter() - t0) / reps
+
+
+def time_inference(model, pair, scale, device, reps: int = 3, guide_mode: str = "gray") -> float:
+    lr, g, _ = prepare_inputs(pair, scale, guide_mode)
+    return time_forward(model, lr, g, device, reps)
 
 
 def evaluate_run(run_dir, root=None, device=None) -> dict:

@@ -24,7 +24,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .benchmark import _sync, matmul_peak_tflops, step_flops
+from .benchmark import _sync, matmul_peak_tflops, step_flops, time_forward
 from .runtime import get_mode, seed_everything, try_gpu
 from .training import device_description, git_commit
 
@@ -67,26 +67,26 @@ def _batches(scale, batch, patch, n, device):
     return lr.to(device), guide.to(device), hr.to(device)
 
 
+def _train_step(model, opt, lr, guide, hr, amp: bool) -> None:
+    with torch.autocast(lr.device.type, dtype=torch.bfloat16, enabled=amp):
+        pred = model(lr, guide)
+    loss = F.mse_loss(pred.float(), hr)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
 def lmcsc_throughput(device, atoms, batch, patch, steps, amp: bool, scale: int = 4) -> dict:
     model = _lmcsc(scale, atoms).to(device)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     lr, guide, hr = _batches(scale, batch, patch, 2, device)
     use_amp = amp and device.type == "cuda"
-
-    def step(i):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            pred = model(lr[i % 2], guide[i % 2])
-        loss = F.mse_loss(pred.float(), hr[i % 2])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
     for i in range(2):
-        step(i)
+        _train_step(model, opt, lr[i], guide[i], hr[i], use_amp)
     _sync(device)
     t0 = time.perf_counter()
     for i in range(steps):
-        step(i)
+        _train_step(model, opt, lr[i % 2], guide[i % 2], hr[i % 2], use_amp)
     _sync(device)
     dt = (time.perf_counter() - t0) / steps
     flops = step_flops(model, batch, patch, scale, device)
@@ -106,12 +106,7 @@ def amp_accuracy(device, atoms, batch, patch, steps, scale: int = 4) -> dict:
         opt = torch.optim.Adam(model.parameters(), 1e-3)
         lr, guide, hr = _batches(scale, batch, patch, 8, device)
         for i in range(steps):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                pred = model(lr[i % 8], guide[i % 8])
-            loss = F.mse_loss(pred.float(), hr[i % 8])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            _train_step(model, opt, lr[i % 8], guide[i % 8], hr[i % 8], amp)
         with torch.no_grad():
             mse = F.mse_loss(model(vlr[0], vguide[0]).float().clamp(0, 1), vhr[0])
         out["bf16" if amp else "fp32"] = float(10 * torch.log10(1 / mse))
@@ -121,18 +116,10 @@ def amp_accuracy(device, atoms, batch, patch, steps, scale: int = 4) -> dict:
 
 
 def inference_seconds(device, atoms, side, scale: int = 4, reps: int = 3) -> float:
-    model = _lmcsc(scale, atoms).to(device).eval()
     h, w = side
-    lr = torch.rand(1, 1, h // scale, w // scale, device=device)
-    guide = torch.rand(1, 1, h // scale * scale, w // scale * scale, device=device)
-    with torch.no_grad():
-        model(lr, guide)
-        _sync(device)
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            model(lr, guide)
-        _sync(device)
-    return (time.perf_counter() - t0) / reps
+    lr = torch.rand(1, 1, h // scale, w // scale)
+    guide = torch.rand(1, 1, h // scale * scale, w // scale * scale)
+    return time_forward(_lmcsc(scale, atoms), lr, guide, device, reps)
 
 
 def cmsr_pair_seconds(device, mode: str, steps: Optional[int]) -> dict:

@@ -28,17 +28,17 @@ def test_every_parameter_gets_a_non_zero_gradient():
         assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
 
 
-def _dictionary():
-    f = derivative_filters()  # (1, k, p, p)
-    return f, f.flip(-1, -2).transpose(0, 1)  # filters and the conv2d weights of their adjoint
+def _net_and_dictionary():
+    """A float64 network whose atoms and kernel match a fixed dictionary: (net, D, filters, adjoint weights)."""
+    f = derivative_filters().double()  # (1, k, p, p)
+    net = RecurrentCoupledNet(2, atoms=f.shape[1], kernel=f.shape[-1]).double()
+    return net, ConvDictionary(f), f, f.flip(-1, -2).transpose(0, 1)  # adjoint: conv2d weights of D^T
 
 
 def test_hr_step_is_one_l1l1_proximal_gradient_step():
     """With Q = D~/L, R = D and the drive Up(l) = D~ x / L, one HR step is one step of eq. (3) of 000."""
-    f, adj = _dictionary()
-    k, p = f.shape[1], f.shape[-1]
-    net = RecurrentCoupledNet(2, atoms=k, kernel=p).double()
-    D = ConvDictionary(f.double())
+    net, D, f, adj = _net_and_dictionary()
+    k = f.shape[1]
     g = torch.Generator().manual_seed(0)
     x = torch.randn(1, 1, 10, 12, generator=g, dtype=torch.float64)
     z = 0.1 * torch.randn(1, k, 10, 12, generator=g, dtype=torch.float64)
@@ -57,10 +57,8 @@ def test_hr_step_is_one_l1l1_proximal_gradient_step():
 
 
 def test_lr_step_without_feedback_is_one_ista_step():
-    f, adj = _dictionary()
+    net, D, f, adj = _net_and_dictionary()
     k, p = f.shape[1], f.shape[-1]
-    net = RecurrentCoupledNet(2, atoms=k, kernel=p).double()
-    D = ConvDictionary(f.double())
     g = torch.Generator().manual_seed(1)
     y = torch.randn(1, 1, 9, 11, generator=g, dtype=torch.float64)
     l0 = 0.1 * torch.randn(1, k, 9, 11, generator=g, dtype=torch.float64)
