@@ -171,10 +171,15 @@ def decimate(x: torch.Tensor, scale: int) -> torch.Tensor:
     return x[..., ::scale, ::scale]
 
 
+DEGRADATIONS = ("bicubic", "bicubic-noaa", "gaussian")
+
+
 def degrade(x, scale: int, kind: str = "bicubic", sigma: Optional[float] = None):
     """Make the low-resolution observation ``y = D(B x)`` of a high-resolution image.
 
     ``kind="bicubic"``: MATLAB antialiased bicubic downscaling by ``1/scale`` (the protocol of this book).
+    ``kind="bicubic-noaa"``: MATLAB bicubic without antialiasing (``imresize(..., 'Antialiasing', false)``):
+    the bicubic interpolant sampled at the LR pixel centres, aliasing left in -- what some papers' code does.
     ``kind="gaussian"``: Gaussian blur (``sigma``, default ``scale / 2``) then decimation (torch tensors).
     The size of ``x`` must be divisible by ``scale``.
     """
@@ -183,13 +188,15 @@ def degrade(x, scale: int, kind: str = "bicubic", sigma: Optional[float] = None)
     check_divisible(spatial_size(x), scale)
     if kind == "bicubic":
         return imresize(x, 1.0 / scale)
+    if kind == "bicubic-noaa":
+        return imresize(x, 1.0 / scale, antialias=False)
     if kind == "gaussian":
         if not isinstance(x, torch.Tensor):
             raise TypeError("gaussian degradation works on torch tensors; convert with torch.as_tensor")
         if not x.dtype.is_floating_point:
             x = x.to(torch.get_default_dtype())
         return decimate(gaussian_blur(x, sigma if sigma is not None else 0.5 * scale), scale)
-    raise ValueError(f"unknown degradation kind {kind!r}; expected 'bicubic' or 'gaussian'")
+    raise ValueError(f"unknown degradation kind {kind!r}; expected one of {DEGRADATIONS}")
 
 
 def upsample_bicubic(y, scale: int):

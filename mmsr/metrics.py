@@ -14,6 +14,11 @@ Convention used for every number in this book unless a table says otherwise:
   ``skimage.metrics.structural_similarity(..., gaussian_weights=True, sigma=1.5,
   use_sample_covariance=False, data_range=peak)``, which the tests check;
 * identical images have PSNR ``inf``; shapes must match.
+
+Other conventions in use in the literature are options, named so that a record can say which it used:
+``ssim(window="uniform")`` is the 7x7 box window with sample covariances (scikit-image's default);
+``ssim(data_range=...)`` decouples SSIM's constants from the PSNR peak (a data range of 255 on images scaled
+to [0, 1] -- a common slip -- pushes every SSIM towards 1); ``crop_border`` crops before scoring.
 """
 from __future__ import annotations
 
@@ -85,27 +90,49 @@ def psnr(pred, ref, *, peak: float = 255.0, crop_border: int = 0, y_channel: boo
     return float(10.0 * np.log10(peak**2 / mse))
 
 
-def ssim(pred, ref, *, peak: float = 255.0, crop_border: int = 0, y_channel: bool = False) -> float:
-    """Structural similarity (Wang et al. 2004), Gaussian window, float64; channels are averaged."""
+SSIM_WINDOWS = ("gaussian", "uniform")
+
+
+def ssim(pred, ref, *, peak: float = 255.0, crop_border: int = 0, y_channel: bool = False,
+         window: str = "gaussian", data_range: float | None = None) -> float:
+    """Structural similarity (Wang et al. 2004), float64; channels are averaged.
+
+    ``window="gaussian"`` (ours): sigma 1.5, 11x11, population covariances; ``"uniform"``: 7x7 box, sample
+    covariances. ``data_range`` sets the constants ``C1 = (0.01 L)^2``, ``C2 = (0.03 L)^2`` (default: ``peak``).
+    """
+    if window not in SSIM_WINDOWS:
+        raise ValueError(f"unknown SSIM window {window!r}; expected one of {SSIM_WINDOWS}")
+    L = peak if data_range is None else float(data_range)
+    if L <= 0:
+        raise ValueError(f"data_range must be positive, got {L}")
     p, r = _prepare(pred, ref, crop_border, y_channel)
     if p.ndim == 3:
-        return float(np.mean([_ssim_2d(p[..., c], r[..., c], peak) for c in range(p.shape[-1])]))
-    return _ssim_2d(p, r, peak)
+        return float(np.mean([_ssim_2d(p[..., c], r[..., c], L, window) for c in range(p.shape[-1])]))
+    return _ssim_2d(p, r, L, window)
 
 
-def _ssim_2d(x: np.ndarray, y: np.ndarray, peak: float) -> float:
-    sigma, truncate = 1.5, 3.5
-    pad = int(truncate * sigma + 0.5)  # 5 -> an 11x11 window
+def _ssim_2d(x: np.ndarray, y: np.ndarray, peak: float, window: str = "gaussian") -> float:
+    if window == "gaussian":
+        sigma, truncate = 1.5, 3.5
+        pad = int(truncate * sigma + 0.5)  # 5 -> an 11x11 window
+
+        def filt(a):
+            return gaussian_filter(a, sigma=sigma, truncate=truncate, mode="reflect")
+        cov_norm = 1.0
+    else:
+        from scipy.ndimage import uniform_filter
+
+        pad, n = 3, 49  # 7x7
+
+        def filt(a):
+            return uniform_filter(a, size=7, mode="reflect")
+        cov_norm = n / (n - 1)  # sample covariances
     if min(x.shape) < 2 * pad + 1:
         raise ValueError(f"SSIM needs images of at least {2 * pad + 1}x{2 * pad + 1}, got {x.shape}")
     c1, c2 = (0.01 * peak) ** 2, (0.03 * peak) ** 2
-
-    def filt(a):
-        return gaussian_filter(a, sigma=sigma, truncate=truncate, mode="reflect")
-
     mx, my = filt(x), filt(y)
-    vx = filt(x * x) - mx * mx
-    vy = filt(y * y) - my * my
-    cxy = filt(x * y) - mx * my
+    vx = cov_norm * (filt(x * x) - mx * mx)
+    vy = cov_norm * (filt(y * y) - my * my)
+    cxy = cov_norm * (filt(x * y) - mx * my)
     s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
     return float(s[pad:-pad, pad:-pad].mean())

@@ -69,3 +69,29 @@ def test_nan_rejected():
     y[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         psnr(y, x)
+
+
+def test_uniform_window_ssim_matches_skimage_default_and_data_range_is_separate(noisy):
+    est, ref = noisy
+    assert ssim(est, ref, window="uniform") == pytest.approx(structural_similarity(est, ref, data_range=255),
+                                                             abs=1e-10)
+    # the slip the papers' 0.99+ values hint at: data range 255 on images scaled to [0, 1]
+    slip = ssim(est / 255, ref / 255, peak=1.0, data_range=255)
+    assert slip == pytest.approx(structural_similarity(est / 255, ref / 255, data_range=255, gaussian_weights=True,
+                                                       sigma=1.5, use_sample_covariance=False), abs=1e-10)
+    assert slip > 0.9999 and slip > ssim(est, ref)
+    with pytest.raises(ValueError, match="unknown SSIM window"):
+        ssim(est, ref, window="box")
+
+
+def test_bicubic_without_antialiasing_samples_the_interpolant():
+    """At x2 without antialiasing each LR pixel sits halfway between two HR pixels: the cubic kernel's weights
+    at distances 0.5 and 1.5 are 0.5625 and -0.0625 (Keys, a = -0.5), computed by hand."""
+    from mmsr.degrade import degrade
+
+    row = np.array([[0.0, 0.0, 0.0, 8.0, 16.0, 0.0, 0.0, 0.0]] * 4)
+    out = degrade(row, 2, kind="bicubic-noaa")
+    # LR pixel 1 covers HR 2..3: -0.0625*0 + 0.5625*0 + 0.5625*8 - 0.0625*16; LR pixel 2 covers HR 4..5
+    assert out[0, 1] == pytest.approx(0.5625 * 8 - 0.0625 * 16)
+    assert out[0, 2] == pytest.approx(-0.0625 * 8 + 0.5625 * 16)
+    assert not np.allclose(out, degrade(row, 2, kind="bicubic"))  # antialiasing really differs
