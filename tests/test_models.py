@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -100,13 +102,24 @@ def test_build_model():
         build_model("nope")
 
 
-@pytest.mark.parametrize("name,scale", [("srcnn", 2), ("srcnn", 4), ("djf", 2), ("djf", 4), ("djf_depth", 4)])
-def test_committed_weights_load_and_carry_provenance(name, scale):
+COMMITTED = sorted(Path(__file__).resolve().parents[1].joinpath("mmsr", "weights").glob("*_x[0-9].safetensors"))
+
+
+def test_the_committed_weights_are_found():
+    names = {p.stem for p in COMMITTED}
+    assert {"srcnn_x2", "srcnn_x4", "djf_x2", "djf_x4", "lmcsc_x2", "lmcsc_x4", "recurrent_x4"} <= names
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=[p.stem for p in COMMITTED])
+def test_committed_weights_load_and_carry_provenance(path):
     import json
 
     from mmsr.data.datasets import MIDDLEBURY_SCENES
     from mmsr.recipes import load_pretrained, pretrained_path
+    from mmsr.storage import read_weights, tensors_digest
 
+    name, scale = path.stem.rsplit("_x", 1)
+    scale = int(scale)
     model = load_pretrained(name, scale)
     assert model.scale == scale
     rec = json.loads(pretrained_path(name, scale).with_suffix(".json").read_text())
@@ -115,3 +128,5 @@ def test_committed_weights_load_and_carry_provenance(name, scale):
     assert not set(rec["meta"]["train_images"]) & test_names and not set(rec["meta"]["val_images"]) & test_names
     for key in ("git_commit", "device", "config", "provenance", "train_seconds"):
         assert key in rec
+    if "weights_file" in rec:   # the record describes these very tensors
+        assert rec["weights_file"]["tensors_sha256"] == tensors_digest(read_weights(path)[0])
