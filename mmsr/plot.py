@@ -1,10 +1,47 @@
-"""Figures every chapter needs: images side by side with zoomed insets, error maps, filter grids."""
+"""Figures every chapter needs: images side by side with zoomed insets, error maps, filter grids.
+
+Panels wrap at :data:`MAX_COLUMNS` so that a figure scaled to the book's page (about :data:`PAGE_PX` pixels
+wide) keeps its titles readable (:func:`title_px` is the height a title ends up with on the page).
+"""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
+
+MAX_COLUMNS = 3       # panels per row by default
+TITLE_PT = 12         # panel title size
+PAGE_PX = 760         # width of the book's text column in CSS pixels (sphinx-book-theme, laptop screen)
+
+
+def title_px(fig, fontsize_pt: float = TITLE_PT, page_px: int = PAGE_PX) -> float:
+    """Height in screen pixels of a ``fontsize_pt`` title once ``fig`` is scaled to fit the page width."""
+    width_px = fig.get_size_inches()[0] * fig.dpi
+    return fontsize_pt * fig.dpi / 72.0 * min(1.0, page_px / width_px)
+
+
+def busiest_window(img, h: int, w: int) -> tuple:
+    """``(y, x, h, w)``: the ``h x w`` box with the most gradient energy -- where a zoomed inset shows detail.
+
+    A fixed box (say the image centre) can land on a flat region (a dark shutter, sky) where every method looks
+    the same. The sum is taken on a stride of a quarter box, so this is cheap on megapixel images.
+    """
+    a = _np(img).astype(np.float64)
+    if a.ndim == 3:
+        a = a.mean(axis=-1)
+    H, W = a.shape
+    if not (0 < h <= H and 0 < w <= W):
+        raise ValueError(f"a {h}x{w} window does not fit an image of {H}x{W}")
+    gy, gx = np.gradient(a)
+    energy = np.pad(np.cumsum(np.cumsum(gy ** 2 + gx ** 2, 0), 1), ((1, 0), (1, 0)))
+    best, arg = -1.0, (0, 0)
+    for y in range(0, H - h + 1, max(h // 4, 1)):
+        for x in range(0, W - w + 1, max(w // 4, 1)):
+            e = energy[y + h, x + w] - energy[y, x + w] - energy[y + h, x] + energy[y, x]
+            if e > best:
+                best, arg = e, (y, x)
+    return arg[0], arg[1], h, w
 
 
 def _np(img):
@@ -23,17 +60,25 @@ def _display(img, peak: Optional[float]):
     return np.clip(a / peak, 0, 1)
 
 
-def show_images(images: Sequence, titles: Optional[Sequence[str]] = None, *, zoom: Optional[tuple] = None,
-                peak: Optional[float] = None, ncols: Optional[int] = None, size: float = 3.2, cmap: str = "gray"):
-    """Show images in a row (or grid); ``zoom=(y, x, h, w)`` draws that box on each image and an enlarged inset.
+def show_images(images: Sequence, titles: Optional[Sequence[str]] = None, *,
+                zoom: Union[None, str, tuple] = None, peak: Optional[float] = None, ncols: Optional[int] = None,
+                size: float = 3.2, cmap: str = "gray"):
+    """Show images in a grid of at most :data:`MAX_COLUMNS` columns (unless ``ncols`` says otherwise).
 
+    ``zoom=(y, x, h, w)`` draws that box on each image with an enlarged inset; ``zoom="auto"`` picks a box of a
+    sixth of the first image's size where it has the most detail (:func:`busiest_window`).
     Returns the matplotlib figure.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
     n = len(images)
-    ncols = ncols or n
+    if isinstance(zoom, str):
+        if zoom != "auto":
+            raise ValueError(f"zoom must be (y, x, h, w), 'auto' or None, not {zoom!r}")
+        first = _np(images[0])
+        zoom = busiest_window(first, max(first.shape[0] // 6, 1), max(first.shape[1] // 6, 1))
+    ncols = ncols or min(n, MAX_COLUMNS)
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     for k, ax in enumerate(axes.flat):
@@ -43,7 +88,7 @@ def show_images(images: Sequence, titles: Optional[Sequence[str]] = None, *, zoo
         a = _display(images[k], peak)
         ax.imshow(a, cmap=cmap if a.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
         if titles is not None:
-            ax.set_title(titles[k], fontsize=9)
+            ax.set_title(titles[k], fontsize=TITLE_PT)
         if zoom is not None:
             y, x, h, w = zoom
             ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="red", linewidth=1.2))
@@ -59,20 +104,24 @@ def show_images(images: Sequence, titles: Optional[Sequence[str]] = None, *, zoo
 
 
 def error_maps(estimates: Sequence, reference, titles: Optional[Sequence[str]] = None, *, vmax: float = 20.0,
-               size: float = 3.2):
+               size: float = 3.2, ncols: Optional[int] = None):
     """Absolute error ``|estimate - reference|`` of each estimate, on a shared colour scale (0..vmax)."""
     import matplotlib.pyplot as plt
 
     ref = _np(reference).astype(np.float64)
     n = len(estimates)
-    fig, axes = plt.subplots(1, n, figsize=(size * n, size), squeeze=False)
+    ncols = ncols or min(n, MAX_COLUMNS)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     im = None
     for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= n:
+            continue
         err = np.abs(_np(estimates[k]).astype(np.float64) - ref)
         im = ax.imshow(err, cmap="inferno", vmin=0, vmax=vmax)
-        ax.axis("off")
         if titles is not None:
-            ax.set_title(titles[k], fontsize=9)
+            ax.set_title(titles[k], fontsize=TITLE_PT)
     fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="absolute error")
     return fig
 
@@ -138,7 +187,8 @@ def displacement_quiver(deformation, size, step: int = 24, ax=None, title: Optio
     ax.set_xlim(0, w)
     ax.set_ylim(h, 0)
     ax.set_aspect("equal")
-    ax.set_title(title or f"displacement (arrows x4), max {np.hypot(d[..., 0], d[..., 1]).max():.1f} px", fontsize=9)
+    ax.set_title(title or f"displacement (arrows x4), max {np.hypot(d[..., 0], d[..., 1]).max():.1f} px",
+                 fontsize=TITLE_PT)
     return ax
 
 

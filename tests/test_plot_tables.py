@@ -41,3 +41,29 @@ def test_per_image_gains_plots_one_dot_per_image_and_the_share_above_baseline():
     assert [len(c.get_offsets()) for c in left.collections if isinstance(c, PathCollection)] == [4, 4]
     texts = [t.get_text() for t in right.texts]
     assert texts == ["100%", "0%"]  # "bad" is below bicubic on every country image
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 8])
+def test_panel_titles_stay_readable_when_the_figure_is_scaled_to_the_page(n):
+    # a row of n 3.2-inch panels shrinks to the page width; the titles must stay >= 9 screen pixels high
+    # (the old one-row layout gave ~4.4 px for 7 panels)
+    imgs = [np.zeros((24, 32))] * n
+    for fig in (plot.show_images(imgs, [f"t{i}" for i in range(n)]), plot.error_maps(imgs, imgs[0], list("abcdefgh")[:n])):
+        assert plot.title_px(fig) >= 9.0
+        assert all(t.get_fontsize() >= plot.TITLE_PT for ax in fig.axes for t in [ax.title] if ax.get_title())
+        matplotlib.pyplot.close(fig)
+
+
+def test_busiest_window_finds_the_textured_region_not_the_flat_one():
+    rng = np.random.default_rng(0)
+    img = np.full((120, 180), 20.0)                       # a flat, dark field (the shutter)
+    img[70:100, 20:60] += rng.normal(0, 30, (30, 40))      # the only detail
+    y, x, h, w = plot.busiest_window(img, 20, 30)
+    assert (h, w) == (20, 30)
+    assert 70 - 10 <= y <= 100 - 10 and 20 - 15 <= x <= 60 - 15   # the box overlaps the texture by at least half
+    fig = plot.show_images([img, img], ["a", "b"], zoom="auto")
+    matplotlib.pyplot.close(fig)
+    with pytest.raises(ValueError, match="does not fit"):
+        plot.busiest_window(img, 200, 30)
+    with pytest.raises(ValueError, match="zoom must be"):
+        plot.show_images([img], zoom="centre")
