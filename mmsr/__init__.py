@@ -4,7 +4,7 @@ Layers, bottom-up: ``checks``, ``degrade``, ``metrics``, ``data``, ``plot`` (ind
 (shrinkage, proximal operators, solvers); ``models``; ``training``; ``evaluate``; ``recipes`` (run modes ->
 settings) and ``reproduce`` (paper tables).
 """
-from .runtime import get_mode, in_colab, seed_everything, try_gpu
+from .runtime import describe_path, get_mode, in_colab, results_dir, seed_everything, try_gpu
 
 __version__ = "0.1.0"
-__all__ = ["get_mode", "try_gpu", "seed_everything", "in_colab", "__version__"]
+__all__ = ["get_mode", "try_gpu", "seed_everything", "in_colab", "results_dir", "describe_path", "__version__"]

@@ -94,3 +94,41 @@ class Deadline:
         if self._started is not None:
             self.longest = max(self.longest, self._clock() - self._started)
             self._started = None
+
+
+RESULTS_ENV = "MMSR_RESULTS"
+
+
+def results_dir(name: str, override=None):
+    """The folder of committed result records ``results/<name>`` (e.g. ``"cmsr"``, ``"nir"``).
+
+    Looked up in this order: ``override`` (a notebook parameter), ``$MMSR_RESULTS/<name>``, the repository
+    checkout that holds this package. A ``pip install`` from git has no ``results/``: clone the repository
+    (the Colab cell of every chapter does), or point ``$MMSR_RESULTS`` at a clone's ``results`` folder.
+    Returns the path even if it does not exist; :func:`describe_path` prints it without the machine's layout.
+    """
+    from pathlib import Path
+
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"results name must be a plain folder name such as 'cmsr', not {name!r}")
+    if override:
+        return Path(override)
+    if os.environ.get(RESULTS_ENV):
+        return Path(os.environ[RESULTS_ENV]) / name
+    return Path(__file__).resolve().parents[1] / "results" / name
+
+
+def describe_path(path) -> str:
+    """``path`` relative to the repository checkout (or the working directory) when inside it, else its name.
+
+    Printed outputs that end up in the book must not show the build machine's directories.
+    """
+    from pathlib import Path
+
+    p = Path(path).resolve()
+    for base in (Path(__file__).resolve().parents[1], Path.cwd().resolve()):
+        try:
+            return p.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return f".../{p.name}"

@@ -57,3 +57,59 @@ def test_headings_carry_no_latex():
     """Headings become the sidebar, the page title and link texts, where MathJax does not reach: no $...$ there."""
     bad = [(name, line) for name, line in _markdown_lines() if line.startswith("#") and "$" in line]
     assert bad == []
+
+
+def test_every_chapter_has_a_colab_cell_that_clones_the_configured_repository():
+    """On Colab a pip install from git has no weights records or results/: the cell clones the repository, and
+    the URL it clones is the one the launch buttons use (scripts/set_repository.py keeps them equal)."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text())["cells"]
+        colab = [c for c in cells if 'if "google.colab" in sys.modules' in "".join(c["source"])]
+        assert len(colab) == 1, path.name
+        src = "".join(colab[0]["source"])
+        assert "git clone" in src and "sys.path.insert" in src, path.name
+    check = subprocess.run([sys.executable, str(root / "scripts" / "set_repository.py"), "--check"],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
+def test_set_repository_rewrites_every_copy_and_the_check_catches_a_stray_one(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    copy = tmp_path / "repo"
+    for rel in ("_config.yml", "book/render-only.yml", "scripts/set_repository.py"):
+        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / rel, copy / rel)
+    shutil.copytree(root / "notebooks", copy / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    script = [sys.executable, str(copy / "scripts" / "set_repository.py")]
+    assert subprocess.run(script + ["https://github.com/someone/fork"], capture_output=True).returncode == 0
+    assert subprocess.run(script + ["--check"], capture_output=True).returncode == 0
+    assert "https://github.com/someone/fork" in (copy / "notebooks" / NOTEBOOKS[0].name).read_text()
+    nb = copy / "notebooks" / NOTEBOOKS[-1].name
+    nb.write_text(nb.read_text().replace("someone/fork", "someone/other"))
+    bad = subprocess.run(script + ["--check"], capture_output=True, text=True)
+    assert bad.returncode == 1 and NOTEBOOKS[-1].name in bad.stderr
+    assert subprocess.run(script + ["not-a-url"], capture_output=True).returncode == 2
+
+
+def test_binder_installs_cpu_torch_and_otherwise_the_same_packages():
+    root = Path(__file__).resolve().parents[1]
+
+    def packages(path):
+        lines = [ln.strip() for ln in path.read_text().splitlines()]
+        return [ln[2:].strip() for ln in lines if ln.startswith("- ") and not ln.startswith("- --")]
+
+    main, binder = root / "environment.yml", root / "binder" / "environment.yml"
+    assert [p for p in packages(main) if p != "-e ."] == packages(binder)
+    assert "pip install --no-deps -e ." in (root / "binder" / "postBuild").read_text()
+    text = binder.read_text()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
+    assert text.index("whl/cpu") < text.index("torch>=")   # pip reads options before the requirement
