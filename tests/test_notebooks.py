@@ -113,3 +113,12 @@ def test_binder_installs_cpu_torch_and_otherwise_the_same_packages():
     text = binder.read_text()
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
     assert text.index("whl/cpu") < text.index("torch>=")   # pip reads options before the requirement
+
+
+def test_the_book_cites_papers_not_files_a_reader_does_not_have():
+    """Readers have the publications, not this project's ../shared/papers/NNN_*.txt extractions."""
+    import re
+
+    bad = [(name, line.strip()[:80]) for name, line in _markdown_lines()
+           if "shared/papers" in line or re.search(r"(?<![0-9.,_/-])00[0-4](?![0-9_])", line)]
+    assert bad == []
