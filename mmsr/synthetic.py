@@ -145,3 +145,64 @@ def depth_comparison(task: SparseTask, depths: Sequence[int], lam: float, steps:
         with torch.no_grad():
             out["LISTA l1-l1"].append(nmse_db(net(y, s), x))
     return out
+
+
+def train_acsc_on_codes(filters: torch.Tensor, train_y: torch.Tensor, lam: float, layers: int, steps: int,
+                        code_iters: int = 300, batch: int = 32, lr: float = 1e-3, seed: int = 0):
+    """Train ACSC (from its convolutional-ISTA initialisation) to predict converged sparse codes of images.
+
+    The targets are ``code_iters`` FISTA iterations for the dictionary ``filters`` on ``train_y (N, C, H, W)``.
+    Returns the trained network.
+    """
+    from .models.acsc import ACSC
+    from .ops.operators import ConvDictionary
+
+    if steps < 0 or layers < 1:
+        raise ValueError(f"need layers >= 1 and steps >= 0, got layers={layers}, steps={steps}")
+    D = ConvDictionary(filters)
+    size = tuple(train_y.shape[-2:])
+    L = D.lipschitz(size)
+    codes = ista(D, train_y, lam, code_iters, L=L, fast=True).x
+    net = ACSC.from_dictionary(filters, lam, layers, size).to(train_y.dtype)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        idx = torch.randint(0, train_y.shape[0], (min(batch, train_y.shape[0]),), generator=gen)
+        loss = ((net(train_y[idx]) - codes[idx]) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return net
+
+
+def iterations_matched(net_nmse: float, filters: torch.Tensor, test_y: torch.Tensor, lam: float,
+                       iterations: Sequence[int], code_iters: int = 300) -> dict:
+    """Code NMSE (dB) of convolutional ISTA at each of ``iterations`` on ``test_y``, and the fewest iterations
+    that reach ``net_nmse`` (``None`` if none of them does): how many iterations a trained network is worth."""
+    from .ops.operators import ConvDictionary
+
+    D = ConvDictionary(filters)
+    L = D.lipschitz(tuple(test_y.shape[-2:]))
+    truth = ista(D, test_y, lam, code_iters, L=L, fast=True).x
+    curve = {int(k): nmse_db(ista(D, test_y, lam, int(k), L=L).x, truth) for k in sorted(iterations)}
+    reached = [k for k, v in curve.items() if v <= net_nmse]
+    return {"ista": curve, "matched_by": reached[0] if reached else None}
+
+
+def zero_mean_crops(images: Sequence, n: int, size: int, peak: float = 255.0, seed: int = 0) -> torch.Tensor:
+    """``n`` random ``size x size`` crops of ``images`` (HxW arrays) as ``(n, 1, size, size)`` float64 in [0, 1]
+    minus each crop's mean: the image patches whose sparse codes chapter 4's ACSC learns."""
+    import numpy as np
+
+    if not images or n < 1:
+        raise ValueError("need at least one image and n >= 1")
+    if any(min(np.asarray(im).shape[:2]) <= size for im in images):
+        raise ValueError(f"every image must be larger than the {size}x{size} crop")
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        im = np.asarray(images[rng.integers(len(images))], dtype=np.float64)
+        r, c = rng.integers(0, im.shape[0] - size), rng.integers(0, im.shape[1] - size)
+        out.append(im[r:r + size, c:c + size] / peak)
+    t = torch.tensor(np.stack(out))[:, None]
+    return t - t.mean(dim=(2, 3), keepdim=True)

@@ -132,27 +132,6 @@ def test_coupled_codes_share_the_guides_support():
     assert share(coupled) > share(plain)
 
 
-def test_trained_acsc_beats_conv_ista_at_equal_depth():
-    from mmsr.ops.operators import derivative_filters
-
-    filters = derivative_filters()
-    D = ConvDictionary(filters)
-    train, test = _patches(48, 16, 1), _patches(16, 16, 2)
-    L = D.lipschitz((16, 16))
-    codes = lambda y: fista(D, y, 0.01, 150, L=L).x
-    tc, vc = codes(train), codes(test)
-    net = ACSC.from_dictionary(filters, 0.01, 3, (16, 16))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-    for step in range(60):
-        idx = torch.randint(0, 48, (16,), generator=torch.Generator().manual_seed(step))
-        loss = ((net(train[idx]) - tc[idx]) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        assert nmse_db(net(test), vc) < nmse_db(ista(D, test, 0.01, 3, L=L).x, vc) - 0.3
-
-
 def test_side_information_has_the_requested_errors():
     g = torch.Generator().manual_seed(5)
     x = sparse_signals(50, 30, 10, g)
@@ -163,3 +142,30 @@ def test_side_information_has_the_requested_errors():
     assert torch.equal(s[kept], x[kept])
     with pytest.raises(ValueError, match="wrong_fraction"):
         side_information(x, 1.5, 0.0, g)
+
+
+def test_chapter4_acsc_helpers_train_and_count_matched_iterations():
+    from mmsr.ops.operators import derivative_filters
+    from mmsr.synthetic import iterations_matched, train_acsc_on_codes, zero_mean_crops
+
+    rng = np.random.default_rng(0)
+    images = [rng.uniform(0, 255, (40, 44)) for _ in range(3)]
+    crops = zero_mean_crops(images, 40, 16, seed=1)
+    assert crops.shape == (40, 1, 16, 16) and torch.allclose(crops.mean(dim=(2, 3)), torch.zeros(40, 1, dtype=crops.dtype),
+                                                              atol=1e-12)
+    assert torch.equal(crops, zero_mean_crops(images, 40, 16, seed=1))
+    filters = derivative_filters()
+    untrained = train_acsc_on_codes(filters, crops[:32], 0.01, 3, steps=0, code_iters=80)
+    trained = train_acsc_on_codes(filters, crops[:32], 0.01, 3, steps=60, code_iters=80)
+    test = crops[32:]
+    with torch.no_grad():
+        m = iterations_matched(0.0, filters, test, 0.01, [1, 3, 10], code_iters=80)
+        truth = ista(ConvDictionary(filters), test, 0.01, 80, L=ConvDictionary(filters).lipschitz((16, 16)),
+                     fast=True).x
+        n0, n1 = nmse_db(untrained(test), truth), nmse_db(trained(test), truth)
+    assert abs(n0 - m["ista"][3]) < 1e-9          # untrained ACSC is 3 ISTA iterations
+    assert n1 < n0 - 0.2                           # trained ACSC beats conv ISTA at equal depth
+    assert m["matched_by"] == 1                    # 0 dB is reached by any iteration count
+    assert iterations_matched(-1e9, filters, test, 0.01, [1, 3], code_iters=80)["matched_by"] is None
+    with pytest.raises(ValueError, match="larger than"):
+        zero_mean_crops(images, 2, 50)
