@@ -62,8 +62,12 @@ def _display(img, peak: Optional[float]):
 
 def show_images(images: Sequence, titles: Optional[Sequence[str]] = None, *,
                 zoom: Union[None, str, tuple] = None, peak: Optional[float] = None, ncols: Optional[int] = None,
-                size: float = 3.2, cmap: str = "gray"):
+                size: float = 3.2, cmap: str = "gray", signed: bool = False):
     """Show images in a grid of at most :data:`MAX_COLUMNS` columns (unless ``ncols`` says otherwise).
+
+    ``signed=True`` shows each image on its own symmetric range ``[-max|a|, max|a|]`` (zero in the middle of
+    ``cmap``, e.g. ``"RdBu_r"``): for code maps and residuals, whose values are small and of either sign and
+    would look flat on the intensity range.
 
     ``zoom=(y, x, h, w)`` draws that box on each image with an enlarged inset; ``zoom="auto"`` picks a box of a
     sixth of the first image's size where it has the most detail (:func:`busiest_window`).
@@ -85,7 +89,11 @@ def show_images(images: Sequence, titles: Optional[Sequence[str]] = None, *,
         ax.axis("off")
         if k >= n:
             continue
-        a = _display(images[k], peak)
+        if signed:
+            raw = _np(images[k]).astype(np.float64)
+            a = 0.5 + raw / (2 * (np.abs(raw).max() or 1.0))
+        else:
+            a = _display(images[k], peak)
         ax.imshow(a, cmap=cmap if a.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
         if titles is not None:
             ax.set_title(titles[k], fontsize=TITLE_PT)

@@ -67,3 +67,15 @@ def test_busiest_window_finds_the_textured_region_not_the_flat_one():
         plot.busiest_window(img, 200, 30)
     with pytest.raises(ValueError, match="zoom must be"):
         plot.show_images([img], zoom="centre")
+
+
+def test_signed_display_spreads_small_codes_over_the_colour_range():
+    code = np.zeros((8, 8))
+    code[2, 3], code[5, 5] = 0.02, -0.01          # tiny values: flat on a [0, 1] intensity scale
+    fig = plot.show_images([code], signed=True, cmap="RdBu_r")
+    shown = fig.axes[0].images[0].get_array()
+    assert shown.max() == pytest.approx(1.0) and shown.min() == pytest.approx(0.25) and shown[0, 0] == 0.5
+    matplotlib.pyplot.close(fig)
+    fig = plot.show_images([code])
+    assert np.ptp(fig.axes[0].images[0].get_array()) < 0.03   # what the reader saw before: flat
+    matplotlib.pyplot.close(fig)
