@@ -80,6 +80,34 @@ def summarise(records: Sequence[dict], metric: str = "psnr") -> dict:
     return out
 
 
+
+def ablation_summary(records: Sequence[dict], order: Optional[Sequence[str]] = None) -> dict:
+    """Per variant of an ablation (Fig. 11, Fig. 14): mean over images within each run, then mean and spread
+    (population std) over runs. ``order``: the variants to keep, in this order; default: every variant in the
+    records, sorted by the number after ``=`` when they are ``p=...`` settings, else by name.
+
+    Returns ``{variant: {"mean", "spread", "runs", "images"}}`` in display order.
+    """
+    per_run: dict = {}
+    for r in records:
+        per_run.setdefault(r["variant"], {}).setdefault(r.get("seed", 0), []).append(r["psnr"])
+    if order is None:
+        def key(v):
+            try:
+                return (0, float(v.split("=", 1)[1]), v)
+            except (IndexError, ValueError):
+                return (1, 0.0, v)
+        order = sorted(per_run, key=key)
+    out = {}
+    for v in order:
+        if v not in per_run:
+            continue
+        run_means = [float(np.mean(x)) for x in per_run[v].values()]
+        out[v] = {"mean": float(np.mean(run_means)), "spread": float(np.std(run_means)), "runs": len(run_means),
+                  "images": len({r["image"] for r in records if r["variant"] == v})}
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ datasets
 def table1_datasets(root=None) -> dict:
     """``{"NIR": pairs, "SMB": pairs, "U-VT": pairs}`` for what is available under the data root."""

@@ -288,3 +288,16 @@ def test_table1_methods_and_deepjf_weights(tmp_path):
         model, guide_mode, extra = got
         assert isinstance(model, DJF) and guide_mode == gm
         assert extra["weights"]["file"] == f"mmsr/weights/{name}_x4.safetensors" and extra["weights"]["steps"] > 0
+
+
+def test_ablation_summary_averages_images_within_a_run_then_runs():
+    from mmsr.zeroshot_experiments import ablation_summary
+
+    recs = [{"variant": v, "seed": seed, "image": im, "psnr": base + seed + k}
+            for v, base in (("p=0.3", 30.0), ("p=0", 31.0), ("p=1", 29.0))
+            for seed in (0, 2) for k, im in enumerate(("a", "b"))]
+    out = ablation_summary(recs)
+    assert list(out) == ["p=0", "p=0.3", "p=1"]                       # numeric order, not string order
+    assert out["p=0"] == {"mean": 32.5, "spread": 1.0, "runs": 2, "images": 2}   # runs 31.5 and 33.5
+    kept = ablation_summary(recs, order=["p=1", "missing", "p=0"])
+    assert list(kept) == ["p=1", "p=0"]
