@@ -9,11 +9,14 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from .tables import markdown_table
+from .tables import PROTOCOL_HERE, labelled, markdown_table
 
-#: Table 1 of ../shared/papers/000 (= 002): PSNR (dB) / SSIM on the NIR test images, x2 and x4.
+#: Table 1 of the LMCSC paper (Marivani et al. 2020): PSNR (dB) / SSIM on the NIR test images, x2 and x4.
 #: Columns: CSCN [12], SRFBN [19], DJF [6], Proposed (LMCSC). Rows in the paper's order; "Average" as printed.
-TABLE1_000_SOURCE = "Marivani et al., Interpretable Deep Multimodal Image SR, Table 1 (../shared/papers/000_*)"
+TABLE1_000_SOURCE = "Marivani et al., Interpretable Deep Multimodal Image SR (the LMCSC paper), Table 1"
+#: What the paper says of how its numbers were made: LR by blurring and downscaling (kernel, rounding, border
+#: handling and SSIM convention not stated).
+TABLE1_000_PROTOCOL = "protocol of the LMCSC paper: blur + downscale, parameters not published"
 TABLE1_000_IMAGES = ("urban_0004", "urban_0006", "urban_0017", "oldbuilding_0018", "urban_0020", "urban_0026",
                      "oldbuilding_0030", "urban_0050")
 TABLE1_000 = {
@@ -51,39 +54,60 @@ def reported(method: str, scale: int, metric: str = "psnr") -> list:
     return [row[k] for row in TABLE1_000[method][scale]]
 
 
-def table1_000(computed: Optional[Mapping[str, Mapping[int, Sequence[dict]]]] = None, metric: str = "psnr",
-               scales=(2, 4)) -> str:
-    """Table 1 of 000 regenerated: the paper's columns marked "(reported)", then our computed columns.
+def _rows_for(computed, method, scale):
+    rows = {r["image"]: r for r in computed[method][scale]}
+    missing = [i for i in TABLE1_000_IMAGES if i not in rows]
+    if missing:
+        raise ValueError(f"computed results for {method} x{scale} lack test images {missing}")
+    return [rows[i] for i in TABLE1_000_IMAGES]
+
+
+def table1_000(computed: Optional[Mapping[str, Mapping[int, Sequence[dict]]]] = None, scales=(2, 4)) -> str:
+    """Table 1 of the LMCSC paper regenerated as two labelled blocks, method x (scale, metric), averages:
+    first the paper's numbers "as reported" under its protocol, then ours "computed here" under ours.
 
     ``computed[method][scale]`` are evaluation rows (``{"image", "psnr", "ssim"}``) for the 8 test images, in
-    any order; the average line is recomputed from them.
+    any order; averages are recomputed from them. Per image: :func:`table1_000_per_image`.
     """
     computed = computed or {}
-    header = ["image"]
-    cols = []
-    for m in TABLE1_000:
-        for s in scales:
-            header.append(f"{m} x{s} (reported)")
-            cols.append(reported(m, s, metric))
-    for m, by_scale in computed.items():
-        for s in scales:
-            if s not in by_scale:
-                continue
-            rows = {r["image"]: r[metric] for r in by_scale[s]}
-            missing = [i for i in TABLE1_000_IMAGES if i not in rows]
-            if missing:
-                raise ValueError(f"computed results for {m} x{s} lack test images {missing}")
-            vals = [float(rows[i]) for i in TABLE1_000_IMAGES]
-            header.append(f"{m} x{s} (ours)")
-            cols.append(vals + [float(np.mean(vals))])
-    body = [[name] + [c[i] for c in cols] for i, name in enumerate(list(TABLE1_000_IMAGES) + ["Average"])]
-    return markdown_table(header, body)
+    cols = [(s, k) for s in scales for k in ("psnr", "ssim")]
+    rep = [[m] + [reported(m, s, k)[-1] for s, k in cols] for m in TABLE1_000]
+    out = [labelled(f"As reported: {TABLE1_000_SOURCE} ({TABLE1_000_PROTOCOL}), average of 8 images",
+                    ["method"] + [f"x{s} {k.upper()} (reported)" for s, k in cols], rep)]
+    if computed:
+        body = []
+        for m in computed:
+            line = [m]
+            for s, k in cols:
+                line.append(float(np.mean([r[k] for r in _rows_for(computed, m, s)])) if s in computed[m] else "-")
+            body.append(line)
+        out.append(labelled(f"Computed here ({PROTOCOL_HERE}), average of the same 8 images",
+                            ["method"] + [f"x{s} {k.upper()} (ours)" for s, k in cols], body))
+    return "\n\n".join(out)
+
+
+def table1_000_per_image(computed: Mapping[str, Mapping[int, Sequence[dict]]], scale: int,
+                         metric: str = "psnr") -> str:
+    """Per image at one scale: the paper's four columns as reported, then ours, as two labelled blocks."""
+    names = list(TABLE1_000_IMAGES) + ["Average"]
+    rep = [[n] + [reported(m, scale, metric)[i] for m in TABLE1_000] for i, n in enumerate(names)]
+    out = [labelled(f"x{scale} {metric.upper()} per image, as reported ({TABLE1_000_PROTOCOL})",
+                    ["image"] + [f"{m} (reported)" for m in TABLE1_000], rep)]
+    ours = [m for m in computed if scale in computed[m]]
+    if ours:
+        vals = {m: [float(r[metric]) for r in _rows_for(computed, m, scale)] for m in ours}
+        body = [[n] + [vals[m][i] if i < len(TABLE1_000_IMAGES) else float(np.mean(vals[m])) for m in ours]
+                for i, n in enumerate(names)]
+        out.append(labelled(f"x{scale} {metric.upper()} per image, computed here ({PROTOCOL_HERE})",
+                            ["image"] + [f"{m} (ours)" for m in ours], body))
+    return "\n\n".join(out)
 
 
 # ------------------------------------------------------------------------------------------ Table 1 of 003
-#: Table 1 of ../shared/papers/003 (CMSR): mean PSNR / SSIM at x4 per dataset (U-VT = ULB17-VT, SMB =
+#: Table 1 of the CMSR paper (Shacht et al. 2021): mean PSNR / SSIM at x4 per dataset (U-VT = ULB17-VT, SMB =
 #: Shuffled-Middlebury, NIR = EPFL RGB-NIR). Columns in the paper's order.
-TABLE1_003_SOURCE = "Shacht et al., Single Pair Cross-Modality SR (CMSR), Table 1 (../shared/papers/003_*)"
+TABLE1_003_SOURCE = "Shacht et al., Single Pair Joint Cross-Modality SR (the CMSR paper), Table 1"
+TABLE1_003_PROTOCOL = "protocol of the CMSR paper: x4, degradation not stated, its own Shuffled-Middlebury (unpublished)"
 TABLE1_003_METHODS = ("ZSSR", "VTSRGAN", "VTSRCNN", "DeepJF", "CMSR")
 TABLE1_003 = {
     "psnr": {"U-VT": (26.789, 27.988, 27.968, 27.036, 29.928),
@@ -101,22 +125,30 @@ def reported_003(method: str, dataset: str, metric: str = "psnr") -> float:
 
 def table1_003(computed: Mapping[str, Mapping[str, dict]], metric: str = "psnr",
                datasets=("U-VT", "SMB", "NIR")) -> str:
-    """Table 1 of 003 regenerated: every reported column marked "(reported)", then our computed columns.
+    """Table 1 of the CMSR paper regenerated as two labelled blocks, method x dataset: the paper's five methods
+    as reported, then ours as computed here (datasets we could not compute show "not available").
 
     ``computed[method][dataset]`` is a summary ``{"mean", "std", "n_images", "n_seeds"}`` (from
-    :func:`mmsr.zeroshot_experiments.summarise`); datasets we could not compute show "not available".
+    :func:`mmsr.zeroshot_experiments.summarise`).
     """
-    header = ["dataset"] + [f"{m} (reported)" for m in TABLE1_003_METHODS] + [f"{m} (ours)" for m in computed]
-    body = []
-    for d in datasets:
-        row = [d] + [str(reported_003(m, d, metric)) for m in TABLE1_003_METHODS]  # as printed in the paper
+    digits = 2 if metric == "psnr" else 4
+    rep = [[m] + [str(reported_003(m, d, metric)) for d in datasets] for m in TABLE1_003_METHODS]
+    out = [labelled(f"As reported: {TABLE1_003_SOURCE}, {metric.upper()} at x4 ({TABLE1_003_PROTOCOL})",
+                    ["method"] + [f"{d} (reported)" for d in datasets], rep)]
+    if computed:
+        body = []
         for m in computed:
-            s = computed[m].get(d)
-            if s is None:
-                row.append("not available")
-            elif s.get("std", 0) > 0:
-                row.append(f"{s['mean']:.{2 if metric == 'psnr' else 4}f} ± {s['std']:.{2 if metric == 'psnr' else 4}f}")
-            else:
-                row.append(s["mean"])
-        body.append(row)
-    return markdown_table(header, body)
+            row = [m]
+            for d in datasets:
+                s = computed[m].get(d)
+                if s is None:
+                    row.append("not available")
+                elif s.get("std", 0) > 0:
+                    row.append(f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}")
+                else:
+                    row.append(f"{s['mean']:.{digits}f}")
+            body.append(row)
+        out.append(labelled(f"Computed here, {metric.upper()} at x4 ({PROTOCOL_HERE}; our Shuffled-Middlebury, "
+                            "chapter 6; mean ± std over seeds where there are several)",
+                            ["method"] + [f"{d} (ours)" for d in datasets], body))
+    return "\n\n".join(out)

@@ -5,7 +5,7 @@ import torch
 from mmsr.models.lmcsc import LMCSCEncoder, LMCSCNet
 from mmsr.ops import ConvDictionary, ista
 from mmsr.ops.operators import derivative_filters
-from mmsr.reproduce import TABLE1_000, TABLE1_000_IMAGES, reported, table1_000
+from mmsr.reproduce import TABLE1_000, TABLE1_000_IMAGES, reported, table1_000, table1_000_per_image
 from mmsr.train import parse_overrides
 
 
@@ -72,9 +72,18 @@ def test_table1_transcription_matches_its_printed_averages():
 def test_table1_regenerated_with_computed_columns():
     rows = [{"image": n, "psnr": 30.0 + i, "ssim": 0.9} for i, n in enumerate(TABLE1_000_IMAGES)]
     md = table1_000({"bicubic": {2: rows}})
-    assert "LMCSC x2 (reported)" in md and "bicubic x2 (ours)" in md and "33.50" in md
+    reported_block, ours_block = md.split("**Computed here")
+    assert "| LMCSC | 38.74 | 0.9970 | 34.28 | 0.9843 |" in reported_block and "bicubic" not in reported_block
+    assert "| bicubic | 33.50 | 0.9000 | - | - |" in ours_block and "38.74" not in ours_block
+    assert "x2 PSNR (ours)" in ours_block and "x4 SSIM (reported)" in reported_block
+    for block in (reported_block, ours_block):            # method x (scale, metric): 5 columns, not 17
+        assert max(line.count("|") for line in block.splitlines()) == 6
     with pytest.raises(ValueError, match="lack test images"):
         table1_000({"bicubic": {2: rows[:3]}})
+    per = table1_000_per_image({"bicubic": {2: rows}}, 2)
+    assert "| urban_0004 | 32.77 | 35.36 | 34.50 | 37.36 |" in per and "| urban_0004 | 30.00 |" in per
+    from mmsr.tables import unlabelled_columns
+    assert unlabelled_columns(md) == [] and unlabelled_columns(per) == []
 
 
 def test_cli_overrides():

@@ -19,6 +19,28 @@ def test_notebook_executes_in_smoke_mode(path, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     papermill.execute_notebook(str(path), str(tmp_path / path.name), parameters={"MODE": "smoke"},
                                cwd=str(tmp_path), kernel_name="python3", progress_bar=False)
+    assert _unlabelled_result_columns(tmp_path / path.name) == []
+
+
+def _unlabelled_result_columns(path):
+    """Result-table columns in a notebook's outputs that do not say "reported" or "computed"/"ours"."""
+    import json
+
+    from mmsr.tables import unlabelled_columns
+
+    bad = []
+    for cell in json.loads(Path(path).read_text())["cells"]:
+        for out in cell.get("outputs", []):
+            md = out.get("data", {}).get("text/markdown")
+            if md:
+                bad += unlabelled_columns("".join(md) if isinstance(md, list) else md)
+    return bad
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_outputs_never_put_an_unlabelled_number_in_a_result_table(path):
+    """The outputs the rendered book shows (committed with the chapters) label every result column."""
+    assert _unlabelled_result_columns(path) == []
 
 
 def test_every_notebook_has_a_parameters_cell():

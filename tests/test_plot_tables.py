@@ -79,3 +79,23 @@ def test_signed_display_spreads_small_codes_over_the_colour_range():
     fig = plot.show_images([code])
     assert np.ptp(fig.axes[0].images[0].get_array()) < 0.03   # what the reader saw before: flat
     matplotlib.pyplot.close(fig)
+
+
+def test_unlabelled_columns_catches_a_result_table_mixing_sources():
+    from mmsr.tables import labelled, per_image_table, summary_table, unlabelled_columns
+
+    mixed = "**NIR, x2**\n\n" + markdown_table(["image", "DJF PSNR", "DJF PSNR (reported)"], [["a", 30.0, 31.0]])
+    assert unlabelled_columns(mixed) == ["**NIR, x2** :: DJF PSNR"]
+    assert unlabelled_columns(labelled("PSNR, computed here", ["image", "DJF"], [["a", 30.0]])) == []
+    both = labelled("PSNR: reported and computed", ["image", "DJF"], [["a", 30.0]])
+    assert unlabelled_columns(both) == ["**PSNR: reported and computed** :: DJF"]
+    settings = markdown_table(["weights", "maps", "steps"], [["lmcsc_x2", 64, 3300]])   # not a result table
+    assert unlabelled_columns(settings) == []
+    rows = [{"image": "a", "psnr": 30.0, "ssim": 0.9}, {"image": "b", "psnr": 32.0, "ssim": 0.8}]
+    res = {"bicubic": {2: rows, 4: rows}, "gf": {2: rows}}
+    s = summary_table(res)
+    assert "| gf | 31.00 | 0.8500 | - | - |" in s and unlabelled_columns(s) == []
+    p = per_image_table(res, 4)
+    assert "| Average | 31.00 |" in p and "gf" not in p and unlabelled_columns(p) == []
+    with pytest.raises(ValueError, match="no results"):
+        per_image_table(res, 3)

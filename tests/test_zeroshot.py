@@ -253,8 +253,9 @@ def test_prepare_pair_conversions():
 # ---------------------------------------------------------------------------------------------- Table 1 of 003
 def test_table1_003_labels_reported_values_and_missing_datasets():
     text = table1_003({"CMSR": {"NIR": {"mean": 33.0, "std": 0.2}}})
-    assert "CMSR (reported)" in text and "CMSR (ours)" in text
-    assert "31.201" in text and "33.00 ± 0.20" in text
+    reported_block, ours_block = text.split("**Computed here")
+    assert "| CMSR | 29.928 | 28.652 | 31.201 |" in reported_block and "NIR (reported)" in reported_block
+    assert "| CMSR | not available | not available | 33.00 ± 0.20 |" in ours_block and "NIR (ours)" in ours_block
     assert text.count("not available") == 2  # U-VT and SMB
     assert TABLE1_003["psnr"]["NIR"][0] == 28.807
 
