@@ -144,3 +144,60 @@ def test_the_book_cites_papers_not_files_a_reader_does_not_have():
     bad = [(name, line.strip()[:80]) for name, line in _markdown_lines()
            if "shared/papers" in line or re.search(r"(?<![0-9.,_/-])00[0-4](?![0-9_])", line)]
     assert bad == []
+
+
+def test_every_chapter_ends_with_3_to_5_exercises_with_hidden_executed_solutions():
+    """Exercises graded from predicting to implementing; each solution is a code cell the book hides
+    (hide-cell: a toggle) and the smoke run above executes."""
+    import json
+    import re
+
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text())["cells"]
+        start = [i for i, c in enumerate(cells) if "".join(c["source"]).startswith("## Exercises")]
+        assert len(start) == 1, path.name
+        rest = cells[start[0] + 1:]
+        tasks = [c for c in rest if c["cell_type"] == "markdown"]
+        assert 3 <= len(tasks) <= 5, path.name
+        assert all(re.match(r"\*\*\d+ \(", "".join(c["source"])) for c in tasks), path.name
+        kinds = " ".join("".join(c["source"]).split(")")[0] for c in tasks)
+        assert "predict" in kinds and ("implement" in kinds or "variant" in kinds), path.name
+        for task, solution in zip(rest[0::2], rest[1::2]):
+            assert task["cell_type"] == "markdown" and solution["cell_type"] == "code", path.name
+            assert {"solution", "hide-cell"} <= set(solution["metadata"].get("tags", [])), path.name
+
+
+def test_every_chapter_states_its_measured_runtime():
+    """The 'Runs in about N min' line at the top of each chapter is written by scripts/record_runtime.py from
+    the measured run (book/runtimes.json), not typed."""
+    import importlib.util
+    import json
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("record_runtime", root / "scripts" / "record_runtime.py")
+    rr = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rr)
+    records = json.loads((root / "book" / "runtimes.json").read_text())
+    for path in NOTEBOOKS:
+        first = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown")
+        assert rr.line_for(records[path.stem]) in "".join(first["source"]), path.name
+
+
+def test_record_runtime_writes_the_line_once(tmp_path, monkeypatch):
+    import importlib.util
+    import json
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("record_runtime", root / "scripts" / "record_runtime.py")
+    rr = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rr)
+    monkeypatch.setattr(rr, "RECORD", tmp_path / "runtimes.json")
+    nb = tmp_path / NOTEBOOKS[2].name
+    shutil.copy(NOTEBOOKS[2], nb)
+    assert rr.main([str(nb), "61"]) == 0 and rr.main([str(nb), "300", "--data", "embedded"]) == 0
+    first = "".join(next(c for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "markdown")["source"])
+    assert first.count("**Runs in**") == 1 and "about 5 min" in first and "embedded default data" in first
+    assert first.startswith("# ")
+    with pytest.raises(SystemExit):
+        rr.main([str(nb), "0"])
