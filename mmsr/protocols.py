@@ -226,3 +226,37 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def depth_conventions(pairs: Sequence, scale: int = 4) -> dict:
+    """Bicubic x``scale`` on depth pairs (Shuffled-Middlebury's targets) under the choices a depth table makes:
+    ``{convention: [PSNR per pair]}``.
+
+    * disparity as stored (8 bits), full image, peak 255 -- ours;
+    * holes (disparity 0, no measurement) left out of the error;
+    * peak = the pair's largest disparity instead of 255;
+    * depth (proportional to 1 / disparity, holes filled with the largest depth) rescaled to 0..255 --
+      what a table "on depth" computes; near objects, large disparities, become small depths.
+    """
+    from .evaluate import Bicubic
+
+    up = Bicubic(scale)
+    out = {"disparity, full image, peak 255 (ours)": [], "disparity, holes left out": [],
+           "disparity, peak = largest disparity": [], "depth (1/disparity) scaled to 0..255": []}
+
+    def sr(img):
+        lr = np.clip(np.round(np.asarray(degrade(img.astype(np.float64), scale), dtype=np.float64)), 0, 255)
+        return quantize(up(torch.from_numpy(lr / 255.0)[None, None]).numpy()[0, 0] * 255.0)
+
+    for p in pairs:
+        disp = modcrop(p.target, scale).astype(np.float64)
+        est = sr(disp)
+        out["disparity, full image, peak 255 (ours)"].append(psnr(est, disp, peak=255.0))
+        valid = disp > 0
+        out["disparity, holes left out"].append(
+            float(10 * np.log10(255.0**2 / np.mean((est[valid] - disp[valid]) ** 2))))
+        out["disparity, peak = largest disparity"].append(psnr(est, disp, peak=float(disp.max())))
+        depth = np.where(valid, 1.0 / np.maximum(disp, 1.0), 1.0)
+        depth = np.round(255.0 * (depth - depth.min()) / max(depth.max() - depth.min(), 1e-12))
+        out["depth (1/disparity) scaled to 0..255"].append(psnr(sr(depth), depth, peak=255.0))
+    return out

@@ -100,3 +100,19 @@ def test_cli_refuses_unknown_methods_before_loading_data(tmp_path, capsys):
     with pytest.raises(SystemExit):
         P.main(["--scale", "4", "--methods", "nope", "--out", str(tmp_path), "--root", str(tmp_path / "none")])
     assert "unknown or uncommitted methods" in capsys.readouterr().err
+
+
+def test_depth_conventions_on_a_synthetic_disparity_map():
+    from mmsr.data.pairs import GuidedPair
+
+    yy, xx = np.mgrid[0:64, 0:80]
+    disp = np.clip(40 + 30 * (xx > 40) + 0.3 * yy, 0, 255).astype(np.uint8)
+    disp[:6, :6] = 0                                            # a hole
+    pair = GuidedPair("synthetic", disp, np.zeros((64, 80, 3), np.uint8), 8, "test", "test", {})
+    out = P.depth_conventions([pair], 4)
+    ours = out["disparity, full image, peak 255 (ours)"][0]
+    assert out["disparity, peak = largest disparity"][0] == pytest.approx(
+        ours + 20 * np.log10(disp.max() / 255.0), abs=1e-9)
+    assert out["disparity, holes left out"][0] != ours
+    assert set(out) == {"disparity, full image, peak 255 (ours)", "disparity, holes left out",
+                        "disparity, peak = largest disparity", "depth (1/disparity) scaled to 0..255"}
