@@ -6,6 +6,7 @@ LaTeX or an image is missing -- the check a reader's eyes would make, offline.
 Raw math: ``\\(``, ``\\[`` or ``$$`` in the page's visible text outside code, i.e. MathJax did not typeset it
 (offline MathJax missing, a delimiter MathJax is not told to process, a table cell that split a formula).
 Missing image: an ``<img>`` whose file does not exist beside the page.
+Missing stylesheet: a page without the book's ``mmsr.css`` (long code lines would be clipped, wide tables cut).
 """
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ def problems(page: Path, html: str) -> list[str]:
         i = text.find(token)
         if i >= 0:
             found.append(f"raw math {token!r}: ...{text[max(0, i - 40): i + 40]!r}...")
+    if "mmsr.css" not in html:
+        found.append("the book's stylesheet mmsr.css is not linked: long code lines are clipped")
     for src in v.images:
         u = urlparse(src)
         if u.scheme in ("http", "https", "data"):

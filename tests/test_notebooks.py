@@ -219,3 +219,19 @@ def test_record_runtime_writes_the_line_once(tmp_path, monkeypatch):
     assert first.startswith("# ")
     with pytest.raises(SystemExit):
         rr.main([str(nb), "0"])
+
+
+def test_rendered_page_check_finds_raw_math_missing_images_and_the_missing_stylesheet(tmp_path):
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("crb", root / "scripts" / "check_rendered_book.py")
+    crb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(crb)
+    page = tmp_path / "p.html"
+    (tmp_path / "ok.png").write_bytes(b"")
+    good = '<html><head><link href="_static/mmsr.css"></head><body><p>x</p><img src="ok.png"><pre>\\\\(code\\\\)</pre></body></html>'
+    assert crb.problems(page, good) == []
+    bad = '<html><body><p>raw \\\\(\\\\ell_1\\\\) here</p><img src="gone.png"></body></html>'
+    found = " ".join(crb.problems(page, bad))
+    assert "raw math" in found and "missing image gone.png" in found and "mmsr.css" in found
