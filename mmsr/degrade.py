@@ -180,8 +180,9 @@ def degrade(x, scale: int, kind: str = "bicubic", sigma: Optional[float] = None)
     ``kind="bicubic"``: MATLAB antialiased bicubic downscaling by ``1/scale`` (the protocol of this book).
     ``kind="bicubic-noaa"``: MATLAB bicubic without antialiasing (``imresize(..., 'Antialiasing', false)``):
     the bicubic interpolant sampled at the LR pixel centres, aliasing left in -- what some papers' code does.
-    ``kind="gaussian"``: Gaussian blur (``sigma``, default ``scale / 2``) then decimation (torch tensors).
-    The size of ``x`` must be divisible by ``scale``.
+    ``kind="gaussian"``: Gaussian blur (``sigma``, default ``scale / 2``, reflected borders) then decimation.
+    The size of ``x`` must be divisible by ``scale``. Like :func:`imresize`, NumPy integer images come back
+    rounded and clipped to their dtype, and ``HxWxC`` arrays are blurred per channel.
     """
     scale = check_scale(scale)
     check_image(x, "image")
@@ -192,7 +193,15 @@ def degrade(x, scale: int, kind: str = "bicubic", sigma: Optional[float] = None)
         return imresize(x, 1.0 / scale, antialias=False)
     if kind == "gaussian":
         if not isinstance(x, torch.Tensor):
-            raise TypeError("gaussian degradation works on torch tensors; convert with torch.as_tensor")
+            arr = np.asarray(x)
+            t = torch.from_numpy(arr.astype(np.float64))
+            t = t if arr.ndim == 2 else t.permute(2, 0, 1)
+            out = decimate(gaussian_blur(t, sigma if sigma is not None else 0.5 * scale), scale).numpy()
+            out = out if arr.ndim == 2 else np.moveaxis(out, 0, -1)
+            if arr.dtype.kind in "iu":
+                info = np.iinfo(arr.dtype)
+                return np.clip(np.round(out), info.min, info.max).astype(arr.dtype)
+            return out.astype(arr.dtype, copy=False)
         if not x.dtype.is_floating_point:
             x = x.to(torch.get_default_dtype())
         return decimate(gaussian_blur(x, sigma if sigma is not None else 0.5 * scale), scale)

@@ -34,9 +34,10 @@ def prepare_inputs(pair: GuidedPair, scale: int, guide_mode: str = "gray", degra
 
 @torch.no_grad()
 def super_resolve(model: Callable, pair: GuidedPair, scale: int, *, guide_mode: str = "gray",
-                  device=None) -> np.ndarray:
-    """The method's HR estimate of ``pair``'s target on the target's intensity scale (float64, not quantized)."""
-    lr, g, _ = prepare_inputs(pair, scale, guide_mode)
+                  device=None, degradation: str = "bicubic") -> np.ndarray:
+    """The method's HR estimate of ``pair``'s target on the target's intensity scale (float64, not quantized);
+    ``degradation``: how the LR input is made (:data:`mmsr.degrade.DEGRADATIONS`; ours: ``"bicubic"``)."""
+    lr, g, _ = prepare_inputs(pair, scale, guide_mode, degradation)
     if device is None and isinstance(model, torch.nn.Module):
         params = list(model.parameters())
         device = params[0].device if params else torch.device("cpu")
@@ -51,12 +52,12 @@ def super_resolve(model: Callable, pair: GuidedPair, scale: int, *, guide_mode: 
 
 
 def evaluate(model: Callable, pairs: Sequence[GuidedPair], scale: int, *, guide_mode: str = "gray",
-             device=None, with_ssim: bool = True) -> list[dict]:
+             device=None, with_ssim: bool = True, degradation: str = "bicubic") -> list[dict]:
     """Score a method on pairs: one row per image, ``{"image", "psnr", "ssim", "seconds"}``."""
     rows = []
     for p in pairs:
         t0 = time.perf_counter()
-        est = super_resolve(model, p, scale, guide_mode=guide_mode, device=device)
+        est = super_resolve(model, p, scale, guide_mode=guide_mode, device=device, degradation=degradation)
         dt = time.perf_counter() - t0
         ref = modcrop(p.target, scale)
         q = quantize(est, p.bit_depth)

@@ -169,17 +169,22 @@ TRAINING_DATA = {"nir": nir_pairs, "depth": depth_pairs}
 def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, out_dir=None, seed: int = 0,
                 device=None, init_from_pretrained: bool = False, progress: bool = True,
                 train_split: str = "train-minus-val", time_budget: Optional[float] = None,
-                **overrides) -> TrainResult:
+                degradation: str = "bicubic", **overrides) -> TrainResult:
     """Train model ``name`` on its training data (see :data:`TRAINABLE`; the embedded default without a data
     root) with the settings of ``mode``.
 
     Validation: mean PSNR on the ``val`` split (training images held out; never the test images).
-    ``overrides`` replace entries of the mode's settings (e.g. ``steps=50``). ``time_budget`` (seconds): stop
+    ``overrides`` replace entries of the mode's settings (e.g. ``steps=50``). ``degradation``: how training and
+    validation LR inputs are made (ours: ``"bicubic"``; others for protocol calibration, chapter 1b; recorded in
+    the run's record). ``time_budget`` (seconds): stop
     with a checkpoint before it runs out; the same call resumes (:meth:`~mmsr.training.Trainer.fit`). A busy,
     read-only or full ``out_dir`` is refused before any data is loaded.
     """
     if name not in TRAINABLE:
         raise ValueError(f"unknown trainable model {name!r}; expected one of {sorted(TRAINABLE)}")
+    from .degrade import DEGRADATIONS
+    if degradation not in DEGRADATIONS:
+        raise ValueError(f"unknown degradation {degradation!r}; expected one of {DEGRADATIONS}")
     settings, build, guide_mode, data = TRAINABLE[name]
     scale = check_scale(scale)
     mode = get_mode(mode)
@@ -201,17 +206,17 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
             raise
     try:
         return _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, device,
-                      init_from_pretrained, progress, train_split, deadline)
+                      init_from_pretrained, progress, train_split, deadline, degradation)
     finally:
         if lock is not None:
             lock.release()
 
 
 def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, device, init_from_pretrained,
-           progress, train_split, deadline) -> TrainResult:
+           progress, train_split, deadline, degradation="bicubic") -> TrainResult:
     train, source = TRAINING_DATA[data](train_split, root)
     val, _ = TRAINING_DATA[data]("val", root)
-    sampler = PatchSampler(train, scale, s["patch_size"], guide=guide_mode)
+    sampler = PatchSampler(train, scale, s["patch_size"], guide=guide_mode, degradation=degradation)
     patches = sampler.sample(s["patches"], seed)
     if init_from_pretrained and pretrained_path(name, scale).is_file():
         load_weights(model, pretrained_path(name, scale))
@@ -220,11 +225,13 @@ def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, d
 
     def validate(m):
         extra = m.monitor() if hasattr(m, "monitor") else {}
-        return {"val_psnr": mean_row(evaluate(m, val, scale, guide_mode=guide_mode, with_ssim=False))["psnr"], **extra}
+        return {"val_psnr": mean_row(evaluate(m, val, scale, guide_mode=guide_mode, with_ssim=False,
+                                              degradation=degradation))["psnr"], **extra}
 
     meta = {"name": f"{name}_x{scale}", "model": name, "scale": scale, "mode": mode, "data": source,
             "train_split": train_split, "train_images": [p.name for p in train],
-            "val_images": [p.name for p in val], "settings": s, "init_from_pretrained": init_from_pretrained}
+            "val_images": [p.name for p in val], "settings": s, "init_from_pretrained": init_from_pretrained,
+            "degradation": degradation}
     return Trainer(model, cfg, patch_batches(patches, cfg.batch_size, seed), validate, out_dir, device,
                    meta).fit(time_budget=None if deadline is None else deadline - time.monotonic())
 

@@ -12,6 +12,7 @@ import ast
 import json
 import sys
 
+from .degrade import DEGRADATIONS
 from .recipes import TRAINABLE, train_model
 from .runtime import MODES
 
@@ -45,6 +46,8 @@ def main(argv=None) -> int:
                     help="override one setting of the mode, e.g. --set lr=3e-4 --set milestones='(1000, 1500)'")
     ap.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
                     help="stop with a checkpoint before this many seconds; re-run the same command to continue")
+    ap.add_argument("--degradation", choices=DEGRADATIONS, default="bicubic",
+                    help="how LR inputs are made for training and validation (ours: bicubic; chapter 1b)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     overrides = parse_overrides(args.set)
@@ -53,7 +56,8 @@ def main(argv=None) -> int:
     if args.time_budget is not None and args.time_budget <= 0:
         raise SystemExit(f"--time-budget must be positive, got {args.time_budget}")
     result = train_model(args.model, args.scale, args.mode, root=args.data_root, out_dir=args.out, seed=args.seed,
-                         device=args.device, progress=not args.no_progress, time_budget=args.time_budget, **overrides)
+                         device=args.device, progress=not args.no_progress, time_budget=args.time_budget,
+                         degradation=args.degradation, **overrides)
     if not result.record:
         print(f"stopped before the time budget at step {result.stopped_at}; checkpoint in {args.out}; "
               f"re-run the same command to continue")

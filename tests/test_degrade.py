@@ -103,3 +103,17 @@ def test_gaussian_blur_and_decimate():
     assert torch.equal(decimate(torch.arange(16.0).reshape(4, 4), 2), torch.tensor([[0.0, 2.0], [8.0, 10.0]]))
     with pytest.raises(ValueError, match="unknown degradation"):
         degrade(np.zeros((8, 8)), 2, kind="box")
+
+
+def test_gaussian_degradation_of_numpy_images_matches_the_tensor_path_and_rounds_integers():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (24, 32)).astype(np.uint8)
+    ref = degrade(torch.from_numpy(img.astype(np.float64)), 4, kind="gaussian", sigma=1.5).numpy()
+    out = degrade(img, 4, kind="gaussian", sigma=1.5)
+    assert out.dtype == np.uint8 and np.array_equal(out, np.clip(np.round(ref), 0, 255).astype(np.uint8))
+    f = degrade(img.astype(np.float32), 4, kind="gaussian", sigma=1.5)
+    assert f.dtype == np.float32 and np.allclose(f, ref, atol=1e-4)
+    rgb = rng.uniform(0, 1, (24, 32, 3))
+    col = degrade(rgb, 4, kind="gaussian")
+    assert col.shape == (6, 8, 3)
+    assert np.allclose(col[..., 1], degrade(rgb[..., 1], 4, kind="gaussian"))

@@ -144,3 +144,21 @@ def test_unknown_setting_is_refused():
         train_model("srcnn", 2, "smoke", learning_rate=1.0)
     with pytest.raises(ValueError, match="unknown trainable"):
         train_model("nope", 2, "smoke")
+
+
+def test_training_under_another_degradation_is_recorded_and_used_for_validation(tmp_path):
+    from mmsr.recipes import train_model
+
+    res = train_model("srcnn", 2, "smoke", out_dir=tmp_path / "g", progress=False, degradation="gaussian",
+                      steps=2, val_every=2)
+    assert res.record["meta"]["degradation"] == "gaussian"
+    from mmsr.data import nir_pairs
+    from mmsr.evaluate import evaluate, mean_row
+
+    val = nir_pairs("val")[0]
+    under = {d: mean_row(evaluate(res.model, val, 2, with_ssim=False, degradation=d))["psnr"]
+             for d in ("gaussian", "bicubic")}
+    assert res.record["final_validation"]["val_psnr"] == pytest.approx(under["gaussian"], abs=1e-6)
+    assert abs(under["gaussian"] - under["bicubic"]) > 0.01
+    with pytest.raises(ValueError, match="unknown degradation"):
+        train_model("srcnn", 2, "smoke", progress=False, degradation="box")
