@@ -24,8 +24,10 @@ LINE = re.compile(r"^\*\*Runs in\*\*.*$", re.M)
 
 def line_for(rec: dict) -> str:
     minutes = max(1, math.ceil(rec["seconds"] / 60))
+    shared = rec.get("load_1min_at_end", 0) > 0.5 * rec["cores"]
     return (f"{MARK} about {minutes} min on a {rec['cores']}-core CPU in default mode with the "
-            f"{'real data' if rec['data'] == 'real' else 'embedded default data'} (measured {rec['date']}); "
+            f"{'real data' if rec['data'] == 'real' else 'embedded default data'} (measured {rec['date']}"
+            f"{', while other jobs shared the CPU: less on an idle machine' if shared else ''}); "
             "smoke mode, which CI runs, takes seconds; `full` mode trains at the papers' sizes and is meant for a GPU.")
 
 
