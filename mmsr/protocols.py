@@ -197,28 +197,54 @@ def shifts(records: Sequence[dict], scale: int, metric: str = "psnr") -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="How far each protocol choice moves each NIR method (test images).")
     ap.add_argument("--scale", type=int, required=True)
-    ap.add_argument("--root", default=None, help="data root (default: $MMSR_DATA)")
+    ap.add_argument("--root", default=None, help="data root (default: $MMSR_DATA, else the embedded default)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--methods", default=None, help="comma-separated subset of the committed methods")
+    ap.add_argument("--methods", default=None, help="comma-separated subset of the committed methods ('' for none)")
+    ap.add_argument("--run", action="append", default=[], metavar="NAME=DIR",
+                    help="also score a finished training run (e.g. a baseline trained under another degradation)")
+    ap.add_argument("--degradations", default=None,
+                    help="comma-separated subset of: " + ", ".join(d.kind + ("" if d.round_lr else "-float")
+                                                                    for d in DEGRADATIONS_COMPARED))
     ap.add_argument("--device", default=None)
     a = ap.parse_args(argv)
     from .checks import check_scale
-    from .data.datasets import load_epfl_nir
+    from .data.datasets import nir_pairs
     from .guidance_check import committed_methods
     from .runtime import try_gpu
     from .storage import preflight
 
     check_scale(a.scale)
+    degs = DEGRADATIONS_COMPARED
+    if a.degradations is not None:
+        by_key = {d.kind + ("" if d.round_lr else "-float"): d for d in DEGRADATIONS_COMPARED}
+        keys = [k.strip() for k in a.degradations.split(",") if k.strip()]
+        bad = sorted(set(keys) - set(by_key))
+        if bad:
+            ap.error(f"unknown degradations {bad}; known: {sorted(by_key)}")
+        degs = tuple(by_key[k] for k in keys)
+    runs = {}
+    for spec in a.run:
+        name, _, folder = spec.partition("=")
+        if not name or not (Path(folder) / "record.json").is_file():
+            ap.error(f"--run wants NAME=DIR with a finished run (record.json) in DIR, got {spec!r}")
+        runs[name] = folder
     methods = committed_methods(a.scale)
-    if a.methods:
+    if a.methods is not None and not a.methods.strip():
+        methods = {}
+    elif a.methods:
         wanted = [m.strip() for m in a.methods.split(",") if m.strip()]
         unknown = sorted(set(wanted) - set(methods))
         if unknown:
             ap.error(f"unknown or uncommitted methods {unknown}; available: {sorted(methods)}")
         methods = {m: methods[m] for m in wanted}
+    from .guidance_check import run_method as load_run
+
+    for name, folder in runs.items():
+        methods[name] = load_run(folder)
     preflight(a.out)
-    pairs = load_epfl_nir("test", a.root)
-    recs = sweep(methods, pairs, a.scale, a.out, device=try_gpu(a.device), progress=True)
+    pairs, source = nir_pairs("test", a.root)   # the embedded default without a data root
+    print(f"[protocols x{a.scale}] {len(pairs)} test pairs from {source}", file=sys.stderr)
+    recs = sweep(methods, pairs, a.scale, a.out, degradations=degs, device=try_gpu(a.device), progress=True)
     for meth, res in shifts(recs, a.scale).items():
         print(f"{meth}: " + "; ".join(f"{k} {v[0]:.2f} ({v[1]:+.2f})" for k, v in res.items()))
     return 0

@@ -116,3 +116,20 @@ def test_depth_conventions_on_a_synthetic_disparity_map():
     assert out["disparity, holes left out"][0] != ours
     assert set(out) == {"disparity, full image, peak 255 (ours)", "disparity, holes left out",
                         "disparity, peak = largest disparity", "depth (1/disparity) scaled to 0..255"}
+
+
+def test_cli_scores_a_run_folder_under_chosen_degradations_only(tmp_path):
+    from mmsr.recipes import train_model
+
+    train_model("srcnn", 2, "smoke", out_dir=tmp_path / "run", progress=False, degradation="gaussian", steps=2)
+    out = tmp_path / "rec"
+    assert P.main(["--scale", "2", "--methods", "", "--run", f"srcnn_gauss={tmp_path / 'run'}",
+                   "--degradations", "gaussian", "--out", str(out)]) == 0
+    from mmsr.zeroshot_experiments import read_records
+    recs = read_records(out / "protocols_x2.jsonl")
+    assert {r["method"] for r in recs} == {"srcnn_gauss"}
+    assert {r["degradation"] for r in recs} == {"Gaussian blur (sigma r/2) + decimation"}
+    with pytest.raises(SystemExit):
+        P.main(["--scale", "2", "--degradations", "box", "--out", str(out)])
+    with pytest.raises(SystemExit):
+        P.main(["--scale", "2", "--run", f"x={tmp_path / 'nothing'}", "--out", str(out)])
