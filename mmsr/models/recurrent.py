@@ -87,6 +87,27 @@ class RecurrentCoupledNet(nn.Module):
         self.decoder = nn.Conv2d(k, 1, kernel, padding=self.pad, bias=False)
         nn.init.normal_(self.decoder.weight, std=std)
 
+    @classmethod
+    def from_dictionary(cls, filters: torch.Tensor, lam: float, scale: int, image_size, **kwargs):
+        """A float64 network whose steps are the algorithm's: ``filters (1, k, p, p)`` a convolutional dictionary
+        ``D`` with Lipschitz constant ``L`` on ``image_size``; ``W = C = Q = D~/L``, ``E = R = D`` and both
+        thresholds ``lam / L``. Then :meth:`lr_step` (no feedback) is one ISTA step and :meth:`hr_step` driven by
+        ``D~ x / L`` one l1-l1 proximal-gradient step (chapter 7, tests)."""
+        from ..ops import ConvDictionary
+
+        f = filters.double()
+        net = cls(scale, atoms=f.shape[1], kernel=f.shape[-1], **kwargs).double()
+        L = ConvDictionary(f).lipschitz(tuple(image_size))
+        adj = f.flip(-1, -2).transpose(0, 1)   # conv2d weights of D^T
+        with torch.no_grad():
+            for w in (net.W, net.C, net.Q):
+                w.copy_(adj / L)
+            for w in (net.E, net.R):
+                w.copy_(f)
+            net.gamma.fill_(lam / L)
+            net.mu.fill_(lam / L)
+        return net
+
     # -- one step of each state (the unfolded iterations) ----------------------------------------------
     def lr_step(self, l: torch.Tensor, wy: torch.Tensor, feedback=None) -> torch.Tensor:
         """``phi_gamma(l - C * (E * l) + W*y + feedback)``; ``wy`` is ``W * y`` (computed once)."""
