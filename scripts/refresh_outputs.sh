@@ -17,7 +17,6 @@ for nb in "${nbs[@]}"; do
             --ExecutePreprocessor.kernel_name=python3 "$nb"; }
   if ! run; then
     echo "$nb: execution failed or hung; retrying once" >&2
-    git checkout -- "$nb" 2>/dev/null || true
     start=$(date +%s)
     run
   fi
