@@ -230,3 +230,35 @@ def per_image_gains(records: Sequence[dict], scale: int, methods: Sequence[str],
              fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def training_curves(records: dict, scale: int, ax=None):
+    """Validation PSNR against training minutes, one curve per training record (``name -> record`` as the
+    committed ``mmsr/weights/*.json``); minutes are ``step / steps * train_seconds / 60`` (constant speed assumed
+    within a run). Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6))
+    for name, r in records.items():
+        if r["meta"]["scale"] != scale or not r.get("history"):
+            continue
+        per_step = r["train_seconds"] / 60.0 / r["steps"]
+        steps = [h["step"] for h in r["history"]]
+        ax.plot([s * per_step for s in steps], [h["val_psnr"] for h in r["history"]], "o-",
+                label=f"{name} ({r['parameters']:,} parameters)")
+    ax.set_xlabel("training minutes (one CPU thread, shared machine)")
+    ax.set_ylabel("validation PSNR (dB)")
+    ax.set_title(f"x{scale}: validation PSNR against training time, computed in training", fontsize=TITLE_PT)
+    ax.legend(fontsize=9)
+    return ax
+
+
+def psnr_at_minutes(record: dict, minutes: float) -> float:
+    """A training record's validation PSNR interpolated at ``minutes`` of training (NaN outside its run)."""
+    per_step = record["train_seconds"] / 60.0 / record["steps"]
+    t = np.array([h["step"] * per_step for h in record["history"]])
+    v = np.array([h["val_psnr"] for h in record["history"]])
+    if minutes < t[0] or minutes > t[-1]:
+        return float("nan")
+    return float(np.interp(minutes, t, v))

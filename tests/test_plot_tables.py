@@ -99,3 +99,14 @@ def test_unlabelled_columns_catches_a_result_table_mixing_sources():
     assert "| Average | 31.00 |" in p and "gf" not in p and unlabelled_columns(p) == []
     with pytest.raises(ValueError, match="no results"):
         per_image_table(res, 3)
+
+
+def test_training_curves_and_psnr_at_equal_minutes():
+    rec = {"meta": {"scale": 4}, "train_seconds": 600.0, "steps": 100, "parameters": 1234,
+           "history": [{"step": 50, "val_psnr": 30.0}, {"step": 100, "val_psnr": 32.0}]}
+    other = {**rec, "meta": {"scale": 2}}
+    ax = plot.training_curves({"a": rec, "b": other}, 4)
+    assert len(ax.lines) == 1 and list(ax.lines[0].get_xdata()) == [5.0, 10.0]
+    assert plot.psnr_at_minutes(rec, 7.5) == pytest.approx(31.0)
+    assert np.isnan(plot.psnr_at_minutes(rec, 11.0)) and np.isnan(plot.psnr_at_minutes(rec, 1.0))
+    matplotlib.pyplot.close("all")
