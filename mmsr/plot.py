@@ -82,9 +82,11 @@ def show_images(images: Sequence, titles: Optional[Sequence[str]] = None, *,
             raise ValueError(f"zoom must be (y, x, h, w), 'auto' or None, not {zoom!r}")
         first = _np(images[0])
         zoom = busiest_window(first, max(first.shape[0] // 6, 1), max(first.shape[1] // 6, 1))
-    ncols = ncols or min(n, MAX_COLUMNS)
+    h0, w0 = _np(images[0]).shape[:2]
+    pw, ph = size * min(1.0, w0 / h0), size * min(1.0, h0 / w0)     # panels shaped like the images
+    ncols = ncols or max(1, min(n, MAX_COLUMNS if pw >= ph else int(10.0 // pw)))
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(pw * ncols, (ph + 0.35) * nrows), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k >= n:
