@@ -98,7 +98,8 @@ def per_image_table(results: Mapping[str, Mapping[int, Sequence[dict]]], scale: 
 def unlabelled_columns(markdown: str) -> list[str]:
     """Column headers of result tables (a header mentions PSNR, SSIM or dB) that do not say whose numbers they
     are. A column is labelled when its header says "reported", "computed" or "ours", or when the caption line
-    just above the table says exactly one of "reported" / "computed"-"ours" (a single-source table). A table
+    just above the table (or the table's first header cell) says exactly one of "reported" / "computed"-"ours"
+    (a single-source table). A table
     mixing both sources must label every column. Returns ``"caption :: header"`` for each offender."""
     out, caption, lines = [], "", markdown.splitlines()
     i = 0
@@ -108,7 +109,7 @@ def unlabelled_columns(markdown: str) -> list[str]:
             header = [c.strip() for c in line.strip("|").split("|")]
             if any(w in " ".join(header).lower() for w in RESULT_WORDS) or any(
                     w in caption.lower() for w in RESULT_WORDS):
-                cap = caption.lower()
+                cap = caption.lower() + " " + header[0].lower()   # a first header cell can title the table
                 single = sum(any(w in cap for w in ws) for ws in (REPORTED, COMPUTED)) == 1
                 for h in header[1:]:
                     hl = h.lower()

@@ -89,6 +89,9 @@ def test_unlabelled_columns_catches_a_result_table_mixing_sources():
     assert unlabelled_columns(labelled("PSNR, computed here", ["image", "DJF"], [["a", 30.0]])) == []
     both = labelled("PSNR: reported and computed", ["image", "DJF"], [["a", 30.0]])
     assert unlabelled_columns(both) == ["**PSNR: reported and computed** :: DJF"]
+    titled = markdown_table(["inside the box (computed here)", "PSNR (dB)"], [["bicubic", 30.0]])
+    assert unlabelled_columns(titled) == []
+    assert unlabelled_columns(markdown_table(["inside the box", "PSNR (dB)"], [["bicubic", 30.0]])) == [" :: PSNR (dB)"]
     settings = markdown_table(["weights", "maps", "steps"], [["lmcsc_x2", 64, 3300]])   # not a result table
     assert unlabelled_columns(settings) == []
     rows = [{"image": "a", "psnr": 30.0, "ssim": 0.9}, {"image": "b", "psnr": 32.0, "ssim": 0.8}]
