@@ -18,10 +18,12 @@
 #            that travels with:  python -m mmsr.data.pack nir gpu_data && python -m mmsr.data.pack country gpu_data
 #   MODE     run mode (default full; smoke for the CPU end-to-end test);  BUDGET seconds of work (default 480)
 #   SEEDS    cmsr-table1 seeds (default "0 1 2")
+#   PYTHON   the interpreter (default: python on PATH)
 set -euo pipefail
 STEP=${1:?usage: bash scripts/gpu_plan.sh STEP (probe, lmcsc-x2, lmcsc-x4, djf-x2, djf-x4, cmsr-table1, ...)}
 cd "$(dirname "$0")/.."
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+PY=${PYTHON:-python}  # the interpreter with torch; the test passes its own
 OUT=${OUT:-runs/gpu_out}
 IN=${IN:-gpu_in}
 MODE=${MODE:-full}
@@ -33,32 +35,32 @@ mkdir -p "$OUT" "$WORK"
 start=$(date +%s)
 left() { echo $(( BUDGET - ($(date +%s) - start) )); }
 if [ -d "$IN" ]; then
-  for a in "$IN"/*.tar.gz; do [ -e "$a" ] && python -m mmsr.archive unpack "$a" "$WORK" >/dev/null; done
+  for a in "$IN"/*.tar.gz; do [ -e "$a" ] && "$PY" -m mmsr.archive unpack "$a" "$WORK" >/dev/null; done
 fi
 case $STEP in
   probe)
     mkdir -p "$WORK/probe"
-    python -m mmsr.probe "$WORK/probe/probe.json" --mode "$MODE" 2>&1 | tee "$WORK/probe/log.txt" | tail -n 5
-    python -m mmsr.archive pack "$WORK/probe" "$OUT/probe.tar.gz" --max-mib 16 ;;
+    "$PY" -m mmsr.probe "$WORK/probe/probe.json" --mode "$MODE" 2>&1 | tee "$WORK/probe/log.txt" | tail -n 5
+    "$PY" -m mmsr.archive pack "$WORK/probe" "$OUT/probe.tar.gz" --max-mib 16 ;;
   cmsr-table1)
     [ -n "$DATA" ] || { echo "cmsr-table1 needs data: set MMSR_DATA or make gpu_data (see above)" >&2; exit 2; }
     mkdir -p "$WORK/cmsr"
-    python -m mmsr.zeroshot_experiments table1 --mode "$MODE" --root "$DATA" --out "$WORK/cmsr" \
+    "$PY" -m mmsr.zeroshot_experiments table1 --mode "$MODE" --root "$DATA" --out "$WORK/cmsr" \
       --datasets NIR --seeds ${SEEDS:-0 1 2} --time-budget "$(left)" 2>&1 | tee -a "$WORK/cmsr/log.txt" | tail -n 20
-    python -m mmsr.archive pack "$WORK/cmsr" "$OUT/cmsr-table1.tar.gz" --max-mib 16 ;;
+    "$PY" -m mmsr.archive pack "$WORK/cmsr" "$OUT/cmsr-table1.tar.gz" --max-mib 16 ;;
   *-x[0-9]*)
     [ -n "$DATA" ] || { echo "$STEP needs data: set MMSR_DATA or make gpu_data (see above)" >&2; exit 2; }
     model=${STEP%%-x*}; rest=${STEP#*-x}; scale=${rest%%-*}; seed=0
     case $rest in *-seed*) seed=${rest##*-seed} ;; esac
     run="$WORK/${model}_x${scale}_seed${seed}"
     # leave ~25 % of the budget for the evaluation and the archive
-    python -m mmsr.train "$model" --scale "$scale" --mode "$MODE" --seed "$seed" --data-root "$DATA" --out "$run" \
+    "$PY" -m mmsr.train "$model" --scale "$scale" --mode "$MODE" --seed "$seed" --data-root "$DATA" --out "$run" \
       --no-progress --time-budget $(( $(left) * 3 / 4 )) 2>&1 | tee -a "$run.log" | tail -n 12
     if [ -f "$run/record.json" ] && [ ! -f "$run/evaluation.json" ]; then
-      python -m mmsr.benchmark "$run" --data-root "$DATA" 2>&1 | tee -a "$run.log" | tail -n 5
+      "$PY" -m mmsr.benchmark "$run" --data-root "$DATA" 2>&1 | tee -a "$run.log" | tail -n 5
     fi
     cp "$run.log" "$run/log.txt"
-    python -m mmsr.archive pack "$run" "$OUT/$STEP.tar.gz" --max-mib 16 ;;
+    "$PY" -m mmsr.archive pack "$run" "$OUT/$STEP.tar.gz" --max-mib 16 ;;
   *) echo "unknown step $STEP" >&2; exit 2 ;;
 esac
 echo "step $STEP: $(( $(date +%s) - start )) s; archive in $OUT"

@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -85,7 +86,8 @@ def test_archive_round_trip_skips_locks_and_refuses_oversize_and_unsafe(tmp_path
 def _plan(step, tmp_path, env_extra=None, timeout=300):
     env = {**os.environ, "MODE": "smoke", "OUT": str(tmp_path / "out"), "IN": str(tmp_path / "in"),
            "WORK": str(tmp_path / "work"),
-           "MMSR_DATA": str(tmp_path / "data"), "BUDGET": "120", "OMP_NUM_THREADS": "1", **(env_extra or {})}
+           "MMSR_DATA": str(tmp_path / "data"), "BUDGET": "120", "OMP_NUM_THREADS": "1", "PYTHON": sys.executable,
+           **(env_extra or {})}
     t0 = time.perf_counter()
     r = subprocess.run(["bash", str(REPO / "scripts" / "gpu_plan.sh"), step], env=env, capture_output=True,
                        text=True, timeout=timeout, cwd=tmp_path)
