@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from mmsr import storage
+from mmsr.data import EPFL_NIR_TEST
 from mmsr.storage import (CheckpointStore, RunFolderBusyError, RunLock, StorageError, UnsafeFileError, preflight,
                           read_weights, tensors_digest)
 from mmsr.training import TrainConfig, Trainer, load_weights
@@ -99,16 +100,21 @@ def test_no_code_path_unpickles_with_weights_only_false():
 def test_committed_weights_are_safetensors_bit_identical_to_their_originals():
     from mmsr.recipes import WEIGHTS_DIR
 
-    files = sorted(WEIGHTS_DIR.glob("*.safetensors"))
-    assert files and not list(WEIGHTS_DIR.glob("*.pt"))
+    files = sorted(WEIGHTS_DIR.rglob("*.safetensors"))   # also run folders, e.g. calibration/<run>/weights.*
+    assert files and not list(WEIGHTS_DIR.rglob("*.pt"))
+    assert any(f.parent != WEIGHTS_DIR for f in files)  # the walk reaches the calibration runs
     for f in files:
         state, signature = read_weights(f)
-        rec = json.loads(f.with_suffix(".json").read_text())
+        side = f.with_suffix(".json")
+        rec = json.loads((side if side.exists() else f.parent / "record.json").read_text())
         digest = tensors_digest(state)
         assert digest == rec["weights_file"]["tensors_sha256"], f.name
         if "converted_from" in rec["weights_file"]:  # the pickled original, hashed when it was converted
             assert digest == rec["weights_file"]["converted_from"]["tensors_sha256"], f.name
         assert signature["tensors"] == {k: list(v.shape) for k, v in state.items()}
+        if rec["meta"].get("data", "epfl_nir") == "epfl_nir":   # never trained or validated on a test image
+            seen = set(rec["meta"]["train_images"]) | set(rec["meta"]["val_images"])
+            assert not seen & set(EPFL_NIR_TEST), f
 
 
 def test_tensors_digest_sees_one_flipped_bit():
