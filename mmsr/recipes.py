@@ -169,14 +169,15 @@ TRAINING_DATA = {"nir": nir_pairs, "depth": depth_pairs}
 def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, out_dir=None, seed: int = 0,
                 device=None, init_from_pretrained: bool = False, progress: bool = True,
                 train_split: str = "train-minus-val", time_budget: Optional[float] = None,
-                degradation: str = "bicubic", **overrides) -> TrainResult:
+                degradation: str = "bicubic", guide_augment: float = 0.0, **overrides) -> TrainResult:
     """Train model ``name`` on its training data (see :data:`TRAINABLE`; the embedded default without a data
     root) with the settings of ``mode``.
 
     Validation: mean PSNR on the ``val`` split (training images held out; never the test images).
     ``overrides`` replace entries of the mode's settings (e.g. ``steps=50``). ``degradation``: how training and
     validation LR inputs are made (ours: ``"bicubic"``; others for protocol calibration, chapter 1b; recorded in
-    the run's record). ``time_budget`` (seconds): stop
+    the run's record). ``guide_augment``: the share of training patches whose guide is made to disagree with the
+    target (:func:`mmsr.data.patches.disagreeing_guide`; 0 = none; recorded). ``time_budget`` (seconds): stop
     with a checkpoint before it runs out; the same call resumes (:meth:`~mmsr.training.Trainer.fit`). A busy,
     read-only or full ``out_dir`` is refused before any data is loaded.
     """
@@ -185,6 +186,8 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     from .degrade import DEGRADATIONS
     if degradation not in DEGRADATIONS:
         raise ValueError(f"unknown degradation {degradation!r}; expected one of {DEGRADATIONS}")
+    if not 0.0 <= float(guide_augment) <= 1.0:
+        raise ValueError(f"guide_augment is a probability in [0, 1], got {guide_augment}")
     settings, build, guide_mode, data = TRAINABLE[name]
     scale = check_scale(scale)
     mode = get_mode(mode)
@@ -206,17 +209,18 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
             raise
     try:
         return _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, device,
-                      init_from_pretrained, progress, train_split, deadline, degradation)
+                      init_from_pretrained, progress, train_split, deadline, degradation, guide_augment)
     finally:
         if lock is not None:
             lock.release()
 
 
 def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, device, init_from_pretrained,
-           progress, train_split, deadline, degradation="bicubic") -> TrainResult:
+           progress, train_split, deadline, degradation="bicubic", guide_augment=0.0) -> TrainResult:
     train, source = TRAINING_DATA[data](train_split, root)
     val, _ = TRAINING_DATA[data]("val", root)
-    sampler = PatchSampler(train, scale, s["patch_size"], guide=guide_mode, degradation=degradation)
+    sampler = PatchSampler(train, scale, s["patch_size"], guide=guide_mode, degradation=degradation,
+                           guide_augment=guide_augment)
     patches = sampler.sample(s["patches"], seed)
     if init_from_pretrained and pretrained_path(name, scale).is_file():
         load_weights(model, pretrained_path(name, scale))
@@ -231,7 +235,7 @@ def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, d
     meta = {"name": f"{name}_x{scale}", "model": name, "scale": scale, "mode": mode, "data": source,
             "train_split": train_split, "train_images": [p.name for p in train],
             "val_images": [p.name for p in val], "settings": s, "init_from_pretrained": init_from_pretrained,
-            "degradation": degradation}
+            "degradation": degradation, **({"guide_augment": guide_augment} if guide_augment else {})}
     return Trainer(model, cfg, patch_batches(patches, cfg.batch_size, seed), validate, out_dir, device,
                    meta).fit(time_budget=None if deadline is None else deadline - time.monotonic())
 

@@ -48,6 +48,9 @@ def main(argv=None) -> int:
                     help="stop with a checkpoint before this many seconds; re-run the same command to continue")
     ap.add_argument("--degradation", choices=DEGRADATIONS, default="bicubic",
                     help="how LR inputs are made for training and validation (ours: bicubic; chapter 1b)")
+    ap.add_argument("--guide-augment", type=float, default=0.0, metavar="P",
+                    help="share of training patches whose guide is made to disagree with the target (inverted, "
+                         "half-inverted, gamma, channels permuted) so the model learns when not to trust it")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     overrides = parse_overrides(args.set)
@@ -57,7 +60,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"--time-budget must be positive, got {args.time_budget}")
     result = train_model(args.model, args.scale, args.mode, root=args.data_root, out_dir=args.out, seed=args.seed,
                          device=args.device, progress=not args.no_progress, time_budget=args.time_budget,
-                         degradation=args.degradation, **overrides)
+                         degradation=args.degradation, guide_augment=args.guide_augment, **overrides)
     if not result.record:
         print(f"stopped before the time budget at step {result.stopped_at}; checkpoint in {args.out}; "
               f"re-run the same command to continue")

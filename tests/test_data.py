@@ -140,3 +140,50 @@ def test_depth_training_reports_missing_data(tmp_path):
 
     with pytest.raises(DataNotFoundError, match="no depth training pairs"):
         load_depth_training("train", tmp_path)
+
+
+def test_guide_augmentation_changes_only_guides_and_only_when_asked():
+    pairs = embedded_pairs("train")[:2]
+    plain = PatchSampler(pairs, 4, 32, guide="rgb", augment=False).sample(40, seed=5)
+    # probability 0 draws nothing extra: the same patches as a sampler without the option (committed runs stay
+    # reproducible)
+    zero = PatchSampler(pairs, 4, 32, guide="rgb", augment=False, guide_augment=0.0).sample(40, seed=5)
+    assert np.array_equal(plain.guide.numpy(), zero.guide.numpy())
+    aug = PatchSampler(pairs, 4, 32, guide="rgb", augment=False, guide_augment=1.0)
+    a, b = aug.sample(40, seed=5), aug.sample(40, seed=5)
+    assert np.array_equal(a.guide.numpy(), b.guide.numpy())   # deterministic per seed
+    altered = 0
+    for k in range(40):   # the target and LR patches are the crops at their recorded place; only guides change
+        i, y, x = a.source[k]
+        hr = modcrop(pairs[i].target, 4)
+        assert np.allclose(a.hr[k, 0].numpy() * 255, hr[y:y + 32, x:x + 32])
+        assert np.allclose(a.lr[k, 0].numpy() * 255, degrade(hr, 4)[y // 4:y // 4 + 8, x // 4:x // 4 + 8], atol=1e-4)
+        crop = np.moveaxis(modcrop(pairs[i].guide, 4)[y:y + 32, x:x + 32], -1, 0) / 255.0
+        altered += not np.allclose(a.guide[k].numpy(), crop, atol=1e-6)
+        assert a.guide[k].min() >= 0 and a.guide[k].max() <= 1
+    assert altered >= 36   # every guide altered at probability 1 (a permutation may leave a grey patch as it was)
+    with pytest.raises(ValueError, match="probability"):
+        PatchSampler(pairs, 4, 32, guide_augment=1.5)
+
+
+def test_disagreeing_guide_kinds():
+    from mmsr.data.patches import disagreeing_guide
+
+    g = np.random.default_rng(0).uniform(0, 1, (3, 16, 16))
+    seen = set()
+    for seed in range(60):
+        out = disagreeing_guide(g, np.random.default_rng(seed))
+        assert out.shape == g.shape and out.min() >= 0 and out.max() <= 1
+        if np.allclose(out, 1 - g):
+            seen.add("invert")
+        elif np.allclose(np.sort(out, axis=0), np.sort(g, axis=0)) and not np.allclose(out, g):
+            seen.add("permute")
+        elif np.any(np.isclose(out, 1 - g).all(0)) and np.any(np.isclose(out, g).all(0)):
+            seen.add("invert half")
+        else:   # a monotone map of every pixel: the order of values is kept
+            order = np.argsort(g.ravel())
+            assert np.all(np.diff(out.ravel()[order]) >= -1e-12)
+            seen.add("gamma")
+    assert seen == {"invert", "permute", "invert half", "gamma"}
+    grey = disagreeing_guide(g[:1], np.random.default_rng(3))
+    assert grey.shape == (1, 16, 16)

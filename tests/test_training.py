@@ -162,3 +162,16 @@ def test_training_under_another_degradation_is_recorded_and_used_for_validation(
     assert abs(under["gaussian"] - under["bicubic"]) > 0.01
     with pytest.raises(ValueError, match="unknown degradation"):
         train_model("srcnn", 2, "smoke", progress=False, degradation="box")
+
+
+def test_guide_augmentation_is_recorded_and_bad_values_refused_before_work(tmp_path):
+    from mmsr.recipes import train_model
+
+    res = train_model("djf", 2, "smoke", out_dir=tmp_path / "ga", progress=False, guide_augment=0.5, steps=2)
+    assert res.record["meta"]["guide_augment"] == 0.5
+    plain = train_model("djf", 2, "smoke", progress=False, steps=2)
+    assert "guide_augment" not in plain.record["meta"]   # records of runs without it are unchanged
+    for bad in (-0.1, 2.0):
+        with pytest.raises(ValueError, match="probability"):
+            train_model("djf", 2, "smoke", out_dir=tmp_path / "never", progress=False, guide_augment=bad)
+    assert not (tmp_path / "never").exists()

@@ -46,11 +46,40 @@ def guide_channels(guide: np.ndarray, mode: str) -> np.ndarray:
     raise ValueError(f"unknown guide mode {mode!r}; expected 'gray' or 'rgb'")
 
 
+def disagreeing_guide(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A guide patch (``CxHxW`` in [0, 1]) made to disagree with its target the way real modalities do, so that a
+    network trained on it learns when not to trust the guide. One of, chosen uniformly:
+
+    * ``invert``: ``1 - g`` everywhere (contrast reversal: vegetation is bright in NIR and dark in RGB);
+    * ``invert half``: ``1 - g`` on one side of a random line through the patch (reversal in one region only);
+    * ``gamma``: ``g ** gamma``, ``gamma`` log-uniform in [1/3, 3] (a monotone but non-linear relation);
+    * ``permute``: the channels in a random order (RGB guides; a grey guide gets ``invert`` instead).
+    The target and the LR input are left alone."""
+    kind = int(rng.integers(0, 4))
+    if kind == 3 and g.shape[0] == 1:
+        kind = 0
+    if kind == 0:
+        return 1.0 - g
+    if kind == 1:
+        h, w = g.shape[-2:]
+        theta, offset = rng.uniform(0, 2 * np.pi), rng.uniform(-0.5, 0.5)
+        yy, xx = np.mgrid[0:h, 0:w]
+        side = (np.cos(theta) * (xx / w - 0.5) + np.sin(theta) * (yy / h - 0.5)) > offset * 0.5
+        return np.where(side[None], 1.0 - g, g)
+    if kind == 2:
+        return np.clip(g, 0.0, 1.0) ** np.exp(rng.uniform(np.log(1 / 3), np.log(3)))
+    return g[rng.permutation(g.shape[0])]
+
+
 class PatchSampler:
-    """Draws aligned patches from pairs; ``scale`` must divide ``patch_size``."""
+    """Draws aligned patches from pairs; ``scale`` must divide ``patch_size``. ``guide_augment``: the share of
+    patches whose guide is made to disagree with the target (:func:`disagreeing_guide`; 0: none, the default)."""
 
     def __init__(self, pairs: Sequence[GuidedPair], scale: int, patch_size: int = 64, guide: str = "gray",
-                 degradation: str = "bicubic", augment: bool = True):
+                 degradation: str = "bicubic", augment: bool = True, guide_augment: float = 0.0):
+        if not 0.0 <= float(guide_augment) <= 1.0:
+            raise ValueError(f"guide_augment is a probability in [0, 1], got {guide_augment}")
+        self.guide_augment = float(guide_augment)
         self.scale = check_scale(scale)
         if patch_size % self.scale:
             raise ValueError(f"patch size {patch_size} is not divisible by scale {self.scale}")
@@ -90,6 +119,8 @@ class PatchSampler:
                 a, b, c = (np.rot90(t, rot, axes=(-2, -1)) for t in (a, b, c))
                 if flip:
                     a, b, c = (t[..., ::-1] for t in (a, b, c))
+            if self.guide_augment > 0 and rng.random() < self.guide_augment:   # no draw at 0: same patches
+                b = disagreeing_guide(b, rng)
             lrs[k, 0], gs[k], hrs[k, 0] = a, b, c
             src[k] = (i, y, x)
         return PatchSet(torch.from_numpy(lrs), torch.from_numpy(gs), torch.from_numpy(hrs), src)
