@@ -147,3 +147,20 @@ def test_from_dictionary_makes_both_steps_the_algorithms():
     assert torch.allclose(net.hr_step(h, D.adjoint(x) / L, z), ista(D, x, 0.05, 1, s=z, x0=h, L=L).x, atol=1e-12)
     wy = torch.nn.functional.conv2d(x, net.W, padding=f.shape[-1] // 2)
     assert torch.allclose(net.lr_step(h, wy), ista(D, x, 0.05, 1, x0=h, L=L).x, atol=1e-12)
+
+
+@pytest.mark.parametrize("output", ["mean", "last"])
+def test_the_last_step_output_is_the_network_output(output):
+    torch.manual_seed(1)
+    net = RecurrentCoupledNet(2, atoms=5, steps=3, guide_layers=2, output=output).eval()
+    with torch.no_grad():   # random thresholds/filters so that the states differ from step to step
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    lr, guide = torch.rand(1, 1, 7, 6), torch.rand(1, 3, 14, 12)
+    with torch.no_grad():
+        outs, full = net.step_outputs(lr, guide), net(lr, guide)
+        _, hs, _ = net.states(lr, guide)
+    assert len(outs) == 3 and torch.allclose(outs[-1], full, atol=1e-6)
+    first = net.decoder(hs[0]) + net.skip(lr)   # after one step both readings agree
+    assert torch.allclose(outs[0], first, atol=1e-6)
+    assert not torch.allclose(outs[1], outs[2], atol=1e-6)

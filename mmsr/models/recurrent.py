@@ -159,9 +159,14 @@ class RecurrentCoupledNet(nn.Module):
         return self.decoder(code) + self.skip(lr)
 
     def step_outputs(self, lr: torch.Tensor, guide: torch.Tensor) -> list:
-        """The image the decoder makes from the HR state after each step."""
+        """The image the network would output had it stopped after step ``t`` (``t = 1..T``): the decoder reads
+        the mean of the HR states so far (``output='mean'``) or the latest one (``'last'``); the last entry is
+        :meth:`forward`'s output. (Decoding a single intermediate state of a mean-output network asks the decoder
+        for something it was never trained on.)"""
         _, hs, _ = self.states(lr, guide)
         skip = self.skip(lr)
+        if self.output == "mean":
+            return [self.decoder(torch.stack(hs[:t]).mean(0)) + skip for t in range(1, len(hs) + 1)]
         return [self.decoder(h) + skip for h in hs]
 
     def monitor(self) -> dict:
