@@ -164,3 +164,14 @@ def test_the_last_step_output_is_the_network_output(output):
     first = net.decoder(hs[0]) + net.skip(lr)   # after one step both readings agree
     assert torch.allclose(outs[0], first, atol=1e-6)
     assert not torch.allclose(outs[1], outs[2], atol=1e-6)
+
+
+def test_multispectral_table_names_every_cave_test_scene_and_labels_its_16_bit_protocol():
+    from mmsr.reproduce import CAVE_TABLE_NAMES, PROTOCOL_HERE_CAVE, TABLE_001_MS_IMAGES, table_001
+    from mmsr.tables import unlabelled_columns
+
+    assert sorted(CAVE_TABLE_NAMES.values()) == sorted(TABLE_001_MS_IMAGES)
+    rows = [{"image": n, "psnr": 30.0, "ssim": 0.9} for n in CAVE_TABLE_NAMES.values()]
+    md = table_001({"bicubic": {4: rows}}, "ms", protocol=PROTOCOL_HERE_CAVE)
+    assert "peak 65535" in md.split("**Computed here")[1] and unlabelled_columns(md) == []
+    assert "| bicubic | 30.00 | 0.9000 | - | - |" in md
