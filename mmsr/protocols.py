@@ -254,6 +254,33 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
+def ranks(values: Sequence[float]) -> np.ndarray:
+    """Ranks 0..n-1 of ``values`` (ties share their mean rank)."""
+    v = np.asarray(values, dtype=np.float64)
+    order = np.argsort(v, kind="stable")
+    r = np.empty(len(v))
+    r[order] = np.arange(len(v), dtype=np.float64)
+    for x in np.unique(v):   # ties: the mean of their ranks
+        r[v == x] = r[v == x].mean()
+    return r
+
+
+def rank_agreement(ours: Sequence[float], reported: Sequence[float], permutations: int = 20000,
+                   seed: int = 0) -> tuple:
+    """Do two lists of per-image scores rank the images alike? Returns Spearman's rank correlation and the share
+    of random re-orderings of ``reported`` that agree at least as well (a one-sided permutation p-value).
+
+    Used to check that our image ids are the paper's: the absolute values differ between protocols, but the easy
+    and hard images stay easy and hard, so with the right ids the ranks agree; with shuffled ids they do not."""
+    a, b = ranks(ours), ranks(reported)
+    if len(a) != len(b) or len(a) < 3:
+        raise ValueError(f"need two lists of the same length >= 3, got {len(a)} and {len(b)}")
+    rho = float(np.corrcoef(a, b)[0, 1])
+    rng = np.random.default_rng(seed)
+    null = np.array([np.corrcoef(a, rng.permutation(b))[0, 1] for _ in range(permutations)])
+    return rho, float(np.mean(null >= rho - 1e-12))
+
+
 def depth_conventions(pairs: Sequence, scale: int = 4) -> dict:
     """Bicubic x``scale`` on depth pairs (Shuffled-Middlebury's targets) under the choices a depth table makes:
     ``{convention: [PSNR per pair]}``.

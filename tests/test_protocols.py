@@ -133,3 +133,21 @@ def test_cli_scores_a_run_folder_under_chosen_degradations_only(tmp_path):
         P.main(["--scale", "2", "--degradations", "box", "--out", str(out)])
     with pytest.raises(SystemExit):
         P.main(["--scale", "2", "--run", f"x={tmp_path / 'nothing'}", "--out", str(out)])
+
+
+def test_rank_agreement_is_spearman_and_tells_matching_ids_from_shuffled_ones():
+    from mmsr.protocols import rank_agreement, ranks
+
+    assert list(ranks([3.0, 1.0, 2.0, 2.0])) == [3.0, 0.0, 1.5, 1.5]
+    x = [30.1, 35.2, 33.0, 31.5, 38.0, 29.0, 34.1, 36.6]
+    shifted = [v + 2.5 + 0.1 * i % 0.3 for i, v in enumerate(x)]   # another protocol: offset, same order
+    rho, p = rank_agreement(x, shifted, permutations=4000)
+    assert rho == 1.0 and p < 0.001
+    rho_rev, p_rev = rank_agreement(x, [-v for v in x], permutations=4000)
+    assert rho_rev == -1.0 and p_rev > 0.99
+    # against a hand-computed Spearman rho (no ties): 1 - 6 sum d^2 / (n (n^2 - 1))
+    y = [1.0, 3.0, 2.0, 5.0, 4.0]
+    d = ranks([1, 2, 3, 4, 5]) - ranks(y)
+    assert rank_agreement([1, 2, 3, 4, 5], y, permutations=10)[0] == pytest.approx(1 - 6 * (d ** 2).sum() / (5 * 24))
+    with pytest.raises(ValueError, match="same length"):
+        rank_agreement([1, 2, 3], [1, 2])
