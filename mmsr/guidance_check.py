@@ -96,6 +96,17 @@ def summary(records, scale: int) -> dict:
     return out
 
 
+SUMMARY_HEADER = ["method", "images", "n", "mean PSNR", "gain over bicubic", "gain over SRCNN", "above bicubic"]
+
+
+def summary_rows(summ: dict, methods) -> list:
+    """Table rows (:data:`SUMMARY_HEADER`) of :func:`summary` for ``methods`` present in it, one per image set."""
+    nan = float("nan")
+    return [[m, st, v["n"], f"{v['mean']:.2f}", f"{v.get('gain_over_bicubic', nan):+.2f}",
+             f"{v.get('gain_over_srcnn', nan):+.2f}", f"{v.get('share_above_bicubic', nan):.0%}"]
+            for m in methods if m in summ for st, v in summ[m].items()]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mmsr.guidance_check", description=__doc__.split("\n\n")[0])
     ap.add_argument("--scale", type=int, required=True)

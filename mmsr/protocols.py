@@ -250,19 +250,11 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def ranks(values: Sequence[float]) -> np.ndarray:
     """Ranks 0..n-1 of ``values`` (ties share their mean rank)."""
-    v = np.asarray(values, dtype=np.float64)
-    order = np.argsort(v, kind="stable")
-    r = np.empty(len(v))
-    r[order] = np.arange(len(v), dtype=np.float64)
-    for x in np.unique(v):   # ties: the mean of their ranks
-        r[v == x] = r[v == x].mean()
-    return r
+    from scipy.stats import rankdata
+
+    return rankdata(np.asarray(values, dtype=np.float64), method="average") - 1.0
 
 
 def rank_agreement(ours: Sequence[float], reported: Sequence[float], permutations: int = 20000,
@@ -313,3 +305,7 @@ def depth_conventions(pairs: Sequence, scale: int = 4) -> dict:
         depth = np.round(255.0 * (depth - depth.min()) / max(depth.max() - depth.min(), 1e-12))
         out["depth (1/disparity) scaled to 0..255"].append(psnr(sr(depth), depth, peak=255.0))
     return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -31,3 +31,15 @@ def test_summary_counts_images_above_bicubic_and_gains(tmp_path):
         assert s["worse"][split]["gain_over_srcnn"] == s["worse"][split]["gain_over_bicubic"]
     # resumable: a second call adds nothing
     assert len(run(2, tmp_path / "data", tmp_path / "out", methods)) == len(recs)
+
+
+def test_summary_rows_format_every_set_of_the_methods_asked_for():
+    from mmsr.guidance_check import SUMMARY_HEADER, summary_rows
+
+    summ = {"bicubic": {"test": {"n": 2, "mean": 30.0, "gain_over_bicubic": 0.0, "share_above_bicubic": 0.0}},
+            "djf": {"country": {"n": 3, "mean": 31.234, "gain_over_bicubic": -0.5, "gain_over_srcnn": 0.25,
+                                "share_above_bicubic": 2 / 3}}}
+    rows = summary_rows(summ, ["djf", "missing", "bicubic"])
+    assert rows == [["djf", "country", 3, "31.23", "-0.50", "+0.25", "67%"],
+                    ["bicubic", "test", 2, "30.00", "+0.00", "+nan", "0%"]]
+    assert len(SUMMARY_HEADER) == len(rows[0])
