@@ -186,6 +186,7 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     from .degrade import DEGRADATIONS
     if degradation not in DEGRADATIONS:
         raise ValueError(f"unknown degradation {degradation!r}; expected one of {DEGRADATIONS}")
+    validation_split(train_split)  # an unknown split is refused before any work
     if not 0.0 <= float(guide_augment) <= 1.0:
         raise ValueError(f"guide_augment is a probability in [0, 1], got {guide_augment}")
     settings, build, guide_mode, data = TRAINABLE[name]
@@ -218,7 +219,7 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
 def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, device, init_from_pretrained,
            progress, train_split, deadline, degradation="bicubic", guide_augment=0.0) -> TrainResult:
     train, source = TRAINING_DATA[data](train_split, root)
-    val, _ = TRAINING_DATA[data]("val", root)
+    val, _ = TRAINING_DATA[data](validation_split(train_split), root)
     sampler = PatchSampler(train, scale, s["patch_size"], guide=guide_mode, degradation=degradation,
                            guide_augment=guide_augment)
     patches = sampler.sample(s["patches"], seed)
@@ -229,8 +230,8 @@ def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, d
 
     def validate(m):
         extra = m.monitor() if hasattr(m, "monitor") else {}
-        return {"val_psnr": mean_row(evaluate(m, val, scale, guide_mode=guide_mode, with_ssim=False,
-                                              degradation=degradation))["psnr"], **extra}
+        rows = evaluate(m, val, scale, guide_mode=guide_mode, with_ssim=False, degradation=degradation)
+        return {"val_psnr": mean_row(rows)["psnr"], **validation_groups(rows), **extra}
 
     meta = {"name": f"{name}_x{scale}", "model": name, "scale": scale, "mode": mode, "data": source,
             "train_split": train_split, "train_images": [p.name for p in train],
@@ -238,6 +239,28 @@ def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, d
             "degradation": degradation, **({"guide_augment": guide_augment} if guide_augment else {})}
     return Trainer(model, cfg, patch_batches(patches, cfg.batch_size, seed), validate, out_dir, device,
                    meta).fit(time_budget=None if deadline is None else deadline - time.monotonic())
+
+
+#: training split -> the validation split that goes with it (landscape training images bring landscape
+#: validation images, so that a choice made on validation sees both kinds of scene)
+VALIDATION_SPLITS = {"train-minus-val": "val", "train": "val", "train+country": "val+country"}
+
+
+def validation_split(train_split: str) -> str:
+    """The validation split of ``train_split`` (:data:`VALIDATION_SPLITS`); unknown splits are refused."""
+    if train_split not in VALIDATION_SPLITS:
+        raise ValueError(f"unknown training split {train_split!r}; expected one of {sorted(VALIDATION_SPLITS)}")
+    return VALIDATION_SPLITS[train_split]
+
+
+def validation_groups(rows) -> dict:
+    """Mean validation PSNR per kind of scene when the validation images mix them: ``val_psnr_country`` over
+    the landscapes (names ``country_*``) and ``val_psnr_urban`` over the rest; ``{}`` for a single kind."""
+    country = [r["psnr"] for r in rows if r["image"].startswith("country_")]
+    urban = [r["psnr"] for r in rows if not r["image"].startswith("country_")]
+    if not country or not urban:
+        return {}
+    return {"val_psnr_urban": sum(urban) / len(urban), "val_psnr_country": sum(country) / len(country)}
 
 
 def train_srcnn(scale: int, mode: Optional[str] = None, **kwargs) -> TrainResult:

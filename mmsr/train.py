@@ -13,7 +13,7 @@ import json
 import sys
 
 from .degrade import DEGRADATIONS
-from .recipes import TRAINABLE, train_model
+from .recipes import TRAINABLE, VALIDATION_SPLITS, train_model
 from .runtime import MODES
 
 
@@ -51,6 +51,10 @@ def main(argv=None) -> int:
     ap.add_argument("--guide-augment", type=float, default=0.0, metavar="P",
                     help="share of training patches whose guide is made to disagree with the target (inverted, "
                          "half-inverted, gamma, channels permuted) so the model learns when not to trust it")
+    ap.add_argument("--train-split", choices=sorted(VALIDATION_SPLITS), default="train-minus-val",
+                    help="training images: 'train-minus-val' (urban EPFL, the papers' kind of scene) or "
+                         "'train+country' (plus 20 fixed landscapes; validation then adds 6 more; the other "
+                         "landscapes stay held out)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     overrides = parse_overrides(args.set)
@@ -60,7 +64,8 @@ def main(argv=None) -> int:
         raise SystemExit(f"--time-budget must be positive, got {args.time_budget}")
     result = train_model(args.model, args.scale, args.mode, root=args.data_root, out_dir=args.out, seed=args.seed,
                          device=args.device, progress=not args.no_progress, time_budget=args.time_budget,
-                         degradation=args.degradation, guide_augment=args.guide_augment, **overrides)
+                         degradation=args.degradation, guide_augment=args.guide_augment,
+                         train_split=args.train_split, **overrides)
     if not result.record:
         print(f"stopped before the time budget at step {result.stopped_at}; checkpoint in {args.out}; "
               f"re-run the same command to continue")

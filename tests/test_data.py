@@ -187,3 +187,34 @@ def test_disagreeing_guide_kinds():
     assert seen == {"invert", "permute", "invert half", "gamma"}
     grey = disagreeing_guide(g[:1], np.random.default_rng(3))
     assert grey.shape == (1, 16, 16)
+
+
+def test_country_split_is_fixed_and_trains_on_at_most_half():
+    """The issue's rule: at most half of ``country`` trained on, the split fixed by id, unknown ids held out."""
+    from mmsr.data.datasets import EPFL_COUNTRY_TRAIN_IDS, EPFL_COUNTRY_VAL_IDS, country_part
+
+    ids = [f"{i:04d}" for i in range(52)]
+    parts = [country_part(f"country_{i}") for i in ids]
+    assert (parts.count("train"), parts.count("val"), parts.count("heldout")) == (20, 6, 26)
+    assert parts.count("train") + parts.count("val") <= len(ids) // 2
+    assert not set(EPFL_COUNTRY_TRAIN_IDS) & set(EPFL_COUNTRY_VAL_IDS)
+    assert country_part("country_0007") == "heldout" and country_part("country_0070") == "heldout"
+    assert country_part("country_0002") == "train" and country_part("country_0010") == "val"
+
+
+@pytest.mark.shared_data
+def test_country_parts_on_the_real_data(shared_data):
+    from mmsr.data.datasets import country_part
+
+    country = load_epfl_nir("country", shared_data)
+    parts = {s: load_epfl_nir(f"country-{s}", shared_data) for s in ("train", "val", "heldout")}
+    assert sum(len(v) for v in parts.values()) == len(country) == 52
+    assert len(parts["heldout"]) >= len(country) // 2
+    for s, pairs in parts.items():
+        assert all(country_part(p.name) == s and p.split == f"country-{s}" for p in pairs)
+    mixed = load_epfl_nir("train+country", shared_data)
+    assert [p.name for p in mixed] == ([p.name for p in load_epfl_nir("train-minus-val", shared_data)]
+                                       + [p.name for p in parts["train"]])
+    val = {p.name for p in load_epfl_nir("val+country", shared_data)}
+    assert val == {p.name for p in load_epfl_nir("val", shared_data) + parts["val"]}
+    assert not val & {p.name for p in mixed}

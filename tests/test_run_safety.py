@@ -98,6 +98,7 @@ def test_no_code_path_unpickles_with_weights_only_false():
 
 
 def test_committed_weights_are_safetensors_bit_identical_to_their_originals():
+    from mmsr.data.datasets import country_part
     from mmsr.recipes import WEIGHTS_DIR
 
     files = sorted(WEIGHTS_DIR.rglob("*.safetensors"))   # also run folders, e.g. calibration/<run>/weights.*
@@ -115,6 +116,8 @@ def test_committed_weights_are_safetensors_bit_identical_to_their_originals():
         if rec["meta"].get("data", "epfl_nir") == "epfl_nir":   # never trained or validated on a test image
             seen = set(rec["meta"]["train_images"]) | set(rec["meta"]["val_images"])
             assert not seen & set(EPFL_NIR_TEST), f
+            # landscapes only from the fixed trainable half (issue #11): a held-out one would void the check
+            assert all(country_part(n) != "heldout" for n in seen if n.startswith("country_")), f
 
 
 def test_tensors_digest_sees_one_flipped_bit():
@@ -330,7 +333,7 @@ def test_overlap_finder_catches_disguised_copies():
 @pytest.mark.shared_data
 def test_every_training_split_is_disjoint_from_every_test_split(shared_data):
     """By content (exact hash and resized/cropped near-copies), not by name: NIR train/val vs the 8 test images
-    and the held-out country landscapes; CAVE train vs test; depth training pairs vs the Middlebury 2005 scenes
+    and the country landscapes (all of them for the urban splits, the held-out half for the mixed ones); CAVE train vs test; depth training pairs vs the Middlebury 2005 scenes
     of Shuffled-Middlebury."""
     from mmsr.data.datasets import load_cave, load_depth_training, load_epfl_nir, load_middlebury2005
     from mmsr.data.pairs import overlapping_pairs
@@ -340,6 +343,9 @@ def test_every_training_split_is_disjoint_from_every_test_split(shared_data):
         "nir train/val vs test": (nir_train, load_epfl_nir("test", shared_data)),
         "nir train/val vs country": (nir_train, load_epfl_nir("country", shared_data)),
         "country vs nir test": (load_epfl_nir("country", shared_data), load_epfl_nir("test", shared_data)),
+        "train+country / val+country vs held-out country": (
+            load_epfl_nir("train+country", shared_data) + load_epfl_nir("val+country", shared_data),
+            load_epfl_nir("country-heldout", shared_data)),
         "cave train vs test": (load_cave("train", shared_data), load_cave("test", shared_data)),
         "depth train/val vs Middlebury 2005": (load_depth_training("train", shared_data)
                                                + load_depth_training("val", shared_data),

@@ -42,7 +42,15 @@ EPFL_NIR_TEST = (
 )
 #: Categories a publisher-layout training split draws from (same scene types as the test images).
 EPFL_NIR_TRAIN_CATEGORIES = ("urban", "oldbuilding", "street")
-EPFL_NIR_SPLITS = ("test", "train", "val", "train-minus-val", "country")
+EPFL_NIR_SPLITS = ("test", "train", "val", "train-minus-val", "country", "country-train", "country-val",
+                   "country-heldout", "train+country", "val+country")
+#: The fixed split of the ``country`` landscapes (issue #11: a model may train on at most half of them). Ids
+#: 0002-0048 in steps of 2, less the multiples of 10: trained on (20 images); 0000, 0010, ..., 0050: validation
+#: (6); every other id -- the odd ones and any id not listed here -- is held out and never trained or tuned on
+#: (26 of the 52 in this project's copy). ``train+country`` / ``val+country`` add the first two to ``train-minus-val``
+#: / ``val``.
+EPFL_COUNTRY_TRAIN_IDS = tuple(f"{i:04d}" for i in range(2, 50, 2) if i % 10)
+EPFL_COUNTRY_VAL_IDS = tuple(f"{i:04d}" for i in range(0, 60, 10))
 #: Training images held out for validation (ablations, early stopping). Never test images.
 EPFL_NIR_VAL_IDS = ("0045", "0062", "0086")
 EPFL_HINT = (
@@ -121,7 +129,9 @@ def load_epfl_nir(split: str = "test", root=None) -> list[GuidedPair]:
     training images less ``0017``, which duplicates a test image; or, in the publisher layout, every image of
     :data:`EPFL_NIR_TRAIN_CATEGORIES` that is not a test image), ``val`` (the ``EPFL_NIR_VAL_IDS`` subset of the
     CDLSR training images, or every 10th publisher training image), ``train-minus-val``, and ``country``
-    (the "country" category: landscapes, for checking generalisation; never trained on).
+    (the "country" category: landscapes, for checking generalisation), and its fixed parts ``country-train``,
+    ``country-val`` and ``country-heldout`` (:data:`EPFL_COUNTRY_TRAIN_IDS`; :func:`country_part`), and the
+    mixed splits ``train+country`` (``train-minus-val`` + ``country-train``) and ``val+country``.
     Any training-type split is filtered against the test images by content, so a test image can never enter it.
     """
     if split not in EPFL_NIR_SPLITS:
@@ -132,6 +142,13 @@ def load_epfl_nir(split: str = "test", root=None) -> list[GuidedPair]:
         return packed
     if split == "country":
         return _epfl_country(r)
+    if split.startswith("country-"):
+        part = split.split("-", 1)[1]
+        return [_with_split(p, split) for p in load_epfl_nir("country", r) if country_part(p.name) == part]
+    if split == "train+country":
+        return load_epfl_nir("train-minus-val", r) + load_epfl_nir("country-train", r)
+    if split == "val+country":
+        return load_epfl_nir("val", r) + load_epfl_nir("country-val", r)
     kind, base = _epfl_layout(r)
     if split == "test":
         if kind == "cdlsr":
@@ -154,6 +171,13 @@ def load_epfl_nir(split: str = "test", root=None) -> list[GuidedPair]:
     if split == "train-minus-val":
         return [p for p, v in zip(pairs, is_val) if not v]
     return pairs
+
+
+def country_part(name: str) -> str:
+    """``"train"``, ``"val"`` or ``"heldout"``: the fixed part of the ``country`` split a pair name
+    (``"country_0007"``) belongs to (:data:`EPFL_COUNTRY_TRAIN_IDS`). Ids not listed are held out."""
+    ident = name.rsplit("_", 1)[-1]
+    return "train" if ident in EPFL_COUNTRY_TRAIN_IDS else "val" if ident in EPFL_COUNTRY_VAL_IDS else "heldout"
 
 
 def _with_split(p: GuidedPair, split: str) -> GuidedPair:
@@ -398,6 +422,8 @@ def nir_pairs(split: str = "test", root=None) -> tuple[list[GuidedPair], str]:
     """
     r = data_root(root)
     if r is None:
+        # no landscapes in the embedded default: the mixed splits fall back to their urban part
+        split = {"train+country": "train-minus-val", "val+country": "val"}.get(split, split)
         emb_split = "train" if split in ("train", "train-minus-val") else "test" if split == "test" else None
         if emb_split is None:
             # a validation split carved from the embedded training photos: the last one
