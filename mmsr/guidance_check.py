@@ -5,7 +5,8 @@
 The papers test only on urban scenes, where the RGB guide agrees with NIR. On landscapes vegetation is bright in
 NIR and dark in RGB, sky and water differ, and a guided model can paint wrong structure into its output. This
 scores bicubic, the guided filter, SRCNN (single image) and every guided model -- the committed weights, and any
-run folder given with ``--run NAME=DIR`` -- image by image on both sets, appends one JSON line per (method, set,
+run folder given with ``--run NAME=DIR`` -- image by image on both sets (a run trained on the fixed landscape half,
+``--train-split train+country``, only on the held-out half, ``country-heldout``), appends one JSON line per (method, set,
 image) with provenance to ``results/nir/guidance_x<S>.jsonl`` (resumable), and prints the summary the book's
 goal is stated in: mean PSNR, mean gain over bicubic and over SRCNN, and the share of images above bicubic.
 Protocol: chapter 1's (MATLAB-bicubic LR, full-image PSNR, peak 255).
@@ -21,7 +22,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .data.datasets import load_epfl_nir
+from .data.datasets import country_part, load_epfl_nir
 from .evaluate import Bicubic, evaluate
 from .recipes import TRAINABLE, guided_filter_model, load_pretrained, pretrained_path
 from .runtime import try_gpu
@@ -56,14 +57,25 @@ def run_method(run_dir) -> tuple:
         str(run_dir)
 
 
+def trained_on_country(source: str) -> bool:
+    """Whether the run folder ``source`` trained on landscapes (its record's training split names ``country``);
+    such a model is scored on the held-out half only (:func:`~mmsr.data.datasets.country_part`)."""
+    rec = Path(source) / "record.json"
+    return rec.is_file() and "country" in json.loads(rec.read_text())["meta"].get("train_split", "")
+
+
 def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] = None, device=None) -> list[dict]:
     device = device or torch.device("cpu")
     path = Path(out) / f"guidance_x{scale}.jsonl"
     records = read_records(path)
     methods = methods if methods is not None else committed_methods(scale)
     sets = {"test": load_epfl_nir("test", root), "country": load_epfl_nir("country", root)}
+    sets["country-heldout"] = [p for p in sets["country"] if country_part(p.name) == "heldout"]
     for name, (model, guide_mode, source) in methods.items():
+        mixed = trained_on_country(source)
         for set_name, pairs in sets.items():
+            if set_name == ("country" if mixed else "country-heldout"):
+                continue  # all landscapes for models that never saw one; the held-out half for the others
             todo = [p for p in pairs if not _done(records, method=name, set=set_name, image=p.name, source=source)]
             if not todo:
                 continue
@@ -77,11 +89,17 @@ def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] 
 
 
 def summary(records, scale: int) -> dict:
-    """Per method and set: mean PSNR, mean gain over bicubic and over SRCNN, share of images above bicubic."""
+    """Per method and set: mean PSNR, mean gain over bicubic and over SRCNN, share of images above bicubic.
+
+    The set ``country-heldout`` (the landscapes no model trained on) is also read off the ``country`` records
+    of models that never saw a landscape, so that every method is compared on the same 26 images."""
     by = {}
     for r in records:
         if r.get("scale", scale) == scale:
             by.setdefault((r["method"], r["set"]), {})[r["image"]] = r["psnr"]
+    for (m, s), imgs in list(by.items()):
+        if s == "country" and (m, "country-heldout") not in by:
+            by[(m, "country-heldout")] = {n: v for n, v in imgs.items() if country_part(n) == "heldout"}
     out = {}
     for (m, s), imgs in sorted(by.items()):
         bic, sr = by.get(("bicubic", s), {}), by.get(("srcnn", s), {})
@@ -99,12 +117,13 @@ def summary(records, scale: int) -> dict:
 SUMMARY_HEADER = ["method", "images", "n", "mean PSNR", "gain over bicubic", "gain over SRCNN", "above bicubic"]
 
 
-def summary_rows(summ: dict, methods) -> list:
-    """Table rows (:data:`SUMMARY_HEADER`) of :func:`summary` for ``methods`` present in it, one per image set."""
+def summary_rows(summ: dict, methods, sets=("test", "country")) -> list:
+    """Table rows (:data:`SUMMARY_HEADER`) of :func:`summary` for ``methods`` present in it, one per image set
+    of ``sets`` the method was scored on."""
     nan = float("nan")
     return [[m, st, v["n"], f"{v['mean']:.2f}", f"{v.get('gain_over_bicubic', nan):+.2f}",
              f"{v.get('gain_over_srcnn', nan):+.2f}", f"{v.get('share_above_bicubic', nan):.0%}"]
-            for m in methods if m in summ for st, v in summ[m].items()]
+            for m in methods if m in summ for st in sets if (v := summ[m].get(st))]
 
 
 def main(argv=None) -> int:

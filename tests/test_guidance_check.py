@@ -43,3 +43,23 @@ def test_summary_rows_format_every_set_of_the_methods_asked_for():
     assert rows == [["djf", "country", 3, "31.23", "-0.50", "+0.25", "67%"],
                     ["bicubic", "test", 2, "30.00", "+0.00", "+nan", "0%"]]
     assert len(SUMMARY_HEADER) == len(rows[0])
+
+
+def test_held_out_landscapes_are_read_off_the_country_records_and_never_include_trained_ones(tmp_path):
+    import json
+
+    from mmsr.guidance_check import trained_on_country
+
+    recs = [{"method": m, "set": "country", "scale": 2, "image": f"country_{i:04d}", "psnr": 30.0 + d}
+            for m, d in (("bicubic", 0.0), ("srcnn", 0.5)) for i in range(6)]
+    # a model trained on the landscape half is scored on the held-out images only (here 0001, 0003, 0005)
+    recs += [{"method": "mixed", "set": "country-heldout", "scale": 2, "image": f"country_{i:04d}",
+              "psnr": 31.0} for i in (1, 3, 5)]
+    s = summary(recs, 2)
+    assert s["bicubic"]["country"]["n"] == 6 and s["bicubic"]["country-heldout"]["n"] == 3
+    assert "country" not in s["mixed"] and s["mixed"]["country-heldout"]["n"] == 3
+    assert s["mixed"]["country-heldout"]["gain_over_srcnn"] == 0.5
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "record.json").write_text(json.dumps({"meta": {"train_split": "train+country"}}))
+    assert trained_on_country(str(run_dir)) and not trained_on_country("mmsr/weights/djf_x2.safetensors@abc")
