@@ -133,6 +133,44 @@ RECURRENT_SETTINGS = {
 }
 
 
+#: CSCN (Wang et al., 2015; :mod:`mmsr.models.cscn`), the single-image deep-unfolding column of Table 1 of 000,
+#: trained like SRCNN on the NIR training split. Atoms and features are the paper's (128, 100); steps, learning
+#: rate and schedule are ours. ``full`` is sized for a GPU.
+CSCN_SETTINGS = {
+    "smoke": {"patches": 256, "patch_size": 32, "steps": 15, "batch_size": 16, "lr": 1e-3, "milestones": (),
+              "val_every": 0, "ckpt_every": 0, "atoms": 16, "features": 100},
+    "default": {"patches": 8000, "patch_size": 48, "steps": 300, "batch_size": 32, "lr": 1e-3, "milestones": (),
+                "val_every": 100, "ckpt_every": 100, "atoms": 128, "features": 100},
+    "full": {"patches": 40000, "patch_size": 64, "steps": 40000, "batch_size": 32, "lr": 1e-3,
+             "milestones": (24000, 32000), "val_every": 2000, "ckpt_every": 2000, "atoms": 128, "features": 100},
+}
+
+
+def _build_cscn(scale, s):
+    from .models.cscn import CSCN
+
+    return CSCN(scale, atoms=s["atoms"], features=s["features"])
+
+
+#: CoISTA (Deng & Dragotti, 2019; :mod:`mmsr.models.coista`), a guided column of 001's tables, trained like LMCSC
+#: on the NIR training split with the luminance guide (as LMCSC). 8x8 patches and 4 layers follow the authors'
+#: code; atoms, steps, learning rate and schedule are ours. ``full`` is sized for a GPU.
+COISTA_SETTINGS = {
+    "smoke": {"patches": 128, "patch_size": 32, "steps": 10, "batch_size": 8, "lr": 1e-3, "milestones": (),
+              "val_every": 0, "ckpt_every": 0, "atoms": 16, "layers": 2},
+    "default": {"patches": 8000, "patch_size": 48, "steps": 300, "batch_size": 16, "lr": 1e-3, "milestones": (),
+                "val_every": 100, "ckpt_every": 100, "atoms": 64, "layers": 4},
+    "full": {"patches": 40000, "patch_size": 64, "steps": 20000, "batch_size": 32, "lr": 1e-3,
+             "milestones": (12000, 16000), "val_every": 1000, "ckpt_every": 1000, "atoms": 256, "layers": 4},
+}
+
+
+def _build_coista(scale, s):
+    from .models.coista import CoISTA
+
+    return CoISTA(scale, guide_channels=1, atoms=s["atoms"], layers=s["layers"])
+
+
 def _build_recurrent(scale, s):
     from .models.recurrent import RecurrentCoupledNet
 
@@ -158,6 +196,8 @@ def _djf_builder(guide_channels: int):
 #: "nir": the EPFL NIR training split (:func:`~mmsr.data.datasets.nir_pairs`); "depth": RGB-D pairs disjoint
 #: from the Middlebury 2005 test scenes (:func:`~mmsr.data.datasets.depth_pairs`).
 TRAINABLE = {"srcnn": (SRCNN_SETTINGS, _build_srcnn, "gray", "nir"),
+             "cscn": (CSCN_SETTINGS, _build_cscn, "gray", "nir"),
+             "coista": (COISTA_SETTINGS, _build_coista, "gray", "nir"),
              "lmcsc": (LMCSC_SETTINGS, _build_lmcsc, "gray", "nir"),
              "djf": (DJF_SETTINGS, _djf_builder(3), "rgb", "nir"),
              "recurrent": (RECURRENT_SETTINGS, _build_recurrent, "rgb", "nir"),

@@ -124,7 +124,7 @@ def test_ddp_two_processes_gloo_matches_single_process(tmp_path):
     assert rec["world_size"] == 2
 
 
-@pytest.mark.parametrize("model", ["srcnn", "lmcsc", "djf", "djf_depth", "recurrent"])
+@pytest.mark.parametrize("model", ["srcnn", "cscn", "coista", "lmcsc", "djf", "djf_depth", "recurrent"])
 def test_cli_trains_in_smoke_mode_and_resumes(model, tmp_path):
     from mmsr.train import main
 
@@ -175,3 +175,19 @@ def test_guide_augmentation_is_recorded_and_bad_values_refused_before_work(tmp_p
         with pytest.raises(ValueError, match="probability"):
             train_model("djf", 2, "smoke", out_dir=tmp_path / "never", progress=False, guide_augment=bad)
     assert not (tmp_path / "never").exists()
+
+
+def test_training_split_brings_its_validation_split_and_bad_splits_are_refused_before_work(tmp_path):
+    from mmsr.recipes import validation_groups, validation_split, train_model
+
+    assert validation_split("train+country") == "val+country" and validation_split("train-minus-val") == "val"
+    with pytest.raises(ValueError, match="unknown training split"):
+        train_model("srcnn", 2, "smoke", out_dir=tmp_path / "never", progress=False, train_split="country")
+    assert not (tmp_path / "never").exists()
+    rows = [{"image": "country_0000", "psnr": 30.0}, {"image": "train_0045", "psnr": 34.0},
+            {"image": "country_0010", "psnr": 28.0}]
+    assert validation_groups(rows) == {"val_psnr_urban": 34.0, "val_psnr_country": 29.0}
+    assert validation_groups(rows[1:2]) == {}
+    # without a data root the mixed split falls back to its urban part (smoke runs work anywhere)
+    res = train_model("srcnn", 2, "smoke", progress=False, steps=2, train_split="train+country")
+    assert res.record["meta"]["train_split"] == "train+country" and res.record["meta"]["data"] == "embedded"

@@ -6,15 +6,17 @@ single-image models accept and ignore the guide.
 """
 from .guided_filter import GuidedFilterUpsampler, box_filter, guided_filter, guided_upsample
 from .acsc import ACSC
+from .coista import CoISTA
+from .cscn import CSCN
 from .djf import DJF
 from .lista import LISTA
 from .lmcsc import LMCSCEncoder, LMCSCNet
 from .recurrent import RecurrentCoupledNet
 from .srcnn import SRCNN
 
-__all__ = ["SRCNN", "DJF", "LMCSCNet", "RecurrentCoupledNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "guided_upsample", "box_filter", "build_model", "MODELS"]
+__all__ = ["SRCNN", "CoISTA", "CSCN", "DJF", "LMCSCNet", "RecurrentCoupledNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "guided_upsample", "box_filter", "build_model", "MODELS"]
 
-MODELS = {"srcnn": SRCNN, "djf": DJF, "lmcsc": LMCSCNet, "recurrent": RecurrentCoupledNet, "guided_filter": GuidedFilterUpsampler}
+MODELS = {"srcnn": SRCNN, "coista": CoISTA, "cscn": CSCN, "djf": DJF, "lmcsc": LMCSCNet, "recurrent": RecurrentCoupledNet, "guided_filter": GuidedFilterUpsampler}
 
 
 def build_model(name: str, **kwargs):
