@@ -88,18 +88,24 @@ def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] 
     return records
 
 
+def with_heldout(records) -> list:
+    """``records`` plus, for every method scored on all ``country`` landscapes and not on ``country-heldout``,
+    copies of its records of the held-out images under the set ``country-heldout``."""
+    own = {(r["method"], r.get("scale")) for r in records if r["set"] == "country-heldout"}
+    return list(records) + [{**r, "set": "country-heldout"} for r in records
+                            if r["set"] == "country" and (r["method"], r.get("scale")) not in own
+                            and country_part(r["image"]) == "heldout"]
+
+
 def summary(records, scale: int) -> dict:
     """Per method and set: mean PSNR, mean gain over bicubic and over SRCNN, share of images above bicubic.
 
     The set ``country-heldout`` (the landscapes no model trained on) is also read off the ``country`` records
     of models that never saw a landscape, so that every method is compared on the same 26 images."""
     by = {}
-    for r in records:
+    for r in with_heldout(records):
         if r.get("scale", scale) == scale:
             by.setdefault((r["method"], r["set"]), {})[r["image"]] = r["psnr"]
-    for (m, s), imgs in list(by.items()):
-        if s == "country" and (m, "country-heldout") not in by:
-            by[(m, "country-heldout")] = {n: v for n, v in imgs.items() if country_part(n) == "heldout"}
     out = {}
     for (m, s), imgs in sorted(by.items()):
         bic, sr = by.get(("bicubic", s), {}), by.get(("srcnn", s), {})
@@ -112,6 +118,23 @@ def summary(records, scale: int) -> dict:
             row["gain_over_srcnn"] = float(np.mean([imgs[n] - sr[n] for n in names]))
         out.setdefault(m, {})[s] = row
     return out
+
+
+#: the book's bar for a guided model (issue #11): on landscapes it never saw, at least SRCNN's mean PSNR and above
+#: bicubic on at least 90 % of the images, while losing at most 0.2 dB on the test images against its reference
+BAR = {"gain_over_srcnn": 0.0, "share_above_bicubic": 0.9, "max_test_loss": 0.2}
+
+
+def bar_check(summ: dict, name: str, reference: str, landscapes: str = "country") -> dict:
+    """How method ``name`` of :func:`summary` fares against :data:`BAR`: ``d_test`` (mean PSNR change on the test
+    images against ``reference``, e.g. the same model without the change), ``gain_over_srcnn`` and
+    ``share_above_bicubic`` on ``landscapes``, and ``met``."""
+    c = summ[name][landscapes]
+    d_test = summ[name]["test"]["mean"] - summ[reference]["test"]["mean"]
+    met = (c["gain_over_srcnn"] >= BAR["gain_over_srcnn"] and c["share_above_bicubic"] >= BAR["share_above_bicubic"]
+           and d_test >= -BAR["max_test_loss"])
+    return {"d_test": d_test, "gain_over_srcnn": c["gain_over_srcnn"],
+            "share_above_bicubic": c["share_above_bicubic"], "met": met}
 
 
 SUMMARY_HEADER = ["method", "images", "n", "mean PSNR", "gain over bicubic", "gain over SRCNN", "above bicubic"]

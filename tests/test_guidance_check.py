@@ -1,5 +1,6 @@
 """The guidance check: per-image records and the summary the goal is stated in (gain over bicubic and SRCNN,
 share of images above bicubic), on a data pack of the embedded default."""
+import pytest
 import torch
 
 from mmsr.evaluate import Bicubic
@@ -59,7 +60,24 @@ def test_held_out_landscapes_are_read_off_the_country_records_and_never_include_
     assert s["bicubic"]["country"]["n"] == 6 and s["bicubic"]["country-heldout"]["n"] == 3
     assert "country" not in s["mixed"] and s["mixed"]["country-heldout"]["n"] == 3
     assert s["mixed"]["country-heldout"]["gain_over_srcnn"] == 0.5
+    from mmsr.guidance_check import with_heldout
+    derived = [r for r in with_heldout(recs) if r["set"] == "country-heldout" and r["method"] == "bicubic"]
+    assert sorted(r["image"] for r in derived) == ["country_0001", "country_0003", "country_0005"]
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "record.json").write_text(json.dumps({"meta": {"train_split": "train+country"}}))
     assert trained_on_country(str(run_dir)) and not trained_on_country("mmsr/weights/djf_x2.safetensors@abc")
+
+
+def test_bar_check_fails_on_each_of_its_three_conditions():
+    from mmsr.guidance_check import bar_check
+
+    def summ(gain, share, test):
+        return {"ref": {"test": {"mean": 35.0}},
+                "m": {"test": {"mean": test}, "country": {"gain_over_srcnn": gain, "share_above_bicubic": share}}}
+
+    assert bar_check(summ(0.1, 0.95, 34.9), "m", "ref")["met"]
+    assert not bar_check(summ(-0.01, 0.95, 34.9), "m", "ref")["met"]      # below SRCNN on landscapes
+    assert not bar_check(summ(0.1, 0.85, 34.9), "m", "ref")["met"]        # below bicubic too often
+    assert not bar_check(summ(0.1, 0.95, 34.7), "m", "ref")["met"]        # lost 0.3 dB on the test images
+    assert bar_check(summ(0.1, 0.95, 34.7), "m", "ref")["d_test"] == pytest.approx(-0.3)
