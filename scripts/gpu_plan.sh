@@ -9,7 +9,8 @@
 #                                 bf16 autocast cost, CMSR seconds per 60x80 pair   -> $OUT/probe.tar.gz
 #        lmcsc-x2 | lmcsc-x4      full-mode LMCSC (time-budgeted, resumable), then its evaluation on the NIR test
 #        djf-x2   | djf-x4        images and the country landscapes               -> $OUT/<step>.tar.gz
-#        <model>-x<S>-seed<N>     the same for another seed (e.g. lmcsc-x4-seed1)
+#        <model>-x<S>-seed<N>     the same for another seed (e.g. lmcsc-x4-seed1); any trainable model
+#                                 (recurrent, cscn, coista, srcnn: python -m mmsr.train --help)
 #        cmsr-table1              Table 1 of 003 (NIR), full-size CMSR/ZSSR, SEEDS  -> $OUT/cmsr-table1.tar.gz
 # Environment:
 #   OUT      where the archive goes (default runs/gpu_out)
