@@ -209,7 +209,8 @@ TRAINING_DATA = {"nir": nir_pairs, "depth": depth_pairs}
 def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, out_dir=None, seed: int = 0,
                 device=None, init_from_pretrained: bool = False, progress: bool = True,
                 train_split: str = "train-minus-val", time_budget: Optional[float] = None,
-                degradation: str = "bicubic", guide_augment: float = 0.0, **overrides) -> TrainResult:
+                degradation: str = "bicubic", guide_augment: float = 0.0, landscape_share: Optional[float] = None,
+                **overrides) -> TrainResult:
     """Train model ``name`` on its training data (see :data:`TRAINABLE`; the embedded default without a data
     root) with the settings of ``mode``.
 
@@ -217,7 +218,9 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     ``overrides`` replace entries of the mode's settings (e.g. ``steps=50``). ``degradation``: how training and
     validation LR inputs are made (ours: ``"bicubic"``; others for protocol calibration, chapter 1b; recorded in
     the run's record). ``guide_augment``: the share of training patches whose guide is made to disagree with the
-    target (:func:`mmsr.data.patches.disagreeing_guide`; 0 = none; recorded). ``time_budget`` (seconds): stop
+    target (:func:`mmsr.data.patches.disagreeing_guide`; 0 = none; recorded). ``landscape_share``: with
+    ``train_split="train+country"``, the share of training patches drawn from the landscapes (default: in
+    proportion to image area; recorded when set). ``time_budget`` (seconds): stop
     with a checkpoint before it runs out; the same call resumes (:meth:`~mmsr.training.Trainer.fit`). A busy,
     read-only or full ``out_dir`` is refused before any data is loaded.
     """
@@ -227,6 +230,9 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     if degradation not in DEGRADATIONS:
         raise ValueError(f"unknown degradation {degradation!r}; expected one of {DEGRADATIONS}")
     validation_split(train_split)  # an unknown split is refused before any work
+    if landscape_share is not None and (train_split != "train+country" or not 0.0 < float(landscape_share) < 1.0):
+        raise ValueError(f"landscape_share needs train_split='train+country' and a value in (0, 1), got "
+                         f"{landscape_share} with {train_split!r}")
     if not 0.0 <= float(guide_augment) <= 1.0:
         raise ValueError(f"guide_augment is a probability in [0, 1], got {guide_augment}")
     settings, build, guide_mode, data = TRAINABLE[name]
@@ -250,18 +256,23 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
             raise
     try:
         return _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, device,
-                      init_from_pretrained, progress, train_split, deadline, degradation, guide_augment)
+                      init_from_pretrained, progress, train_split, deadline, degradation, guide_augment,
+                      landscape_share)
     finally:
         if lock is not None:
             lock.release()
 
 
 def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, device, init_from_pretrained,
-           progress, train_split, deadline, degradation="bicubic", guide_augment=0.0) -> TrainResult:
+           progress, train_split, deadline, degradation="bicubic", guide_augment=0.0,
+           landscape_share=None) -> TrainResult:
     train, source = TRAINING_DATA[data](train_split, root)
     val, _ = TRAINING_DATA[data](validation_split(train_split), root)
+    # the embedded default has no landscapes: there the share cannot apply (smoke runs still work)
+    share = ("country_", landscape_share) if landscape_share and any(p.name.startswith("country_") for p in train) \
+        else None
     sampler = PatchSampler(train, scale, s["patch_size"], guide=guide_mode, degradation=degradation,
-                           guide_augment=guide_augment)
+                           guide_augment=guide_augment, share=share)
     patches = sampler.sample(s["patches"], seed)
     if init_from_pretrained and pretrained_path(name, scale).is_file():
         load_weights(model, pretrained_path(name, scale))
@@ -276,7 +287,8 @@ def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, d
     meta = {"name": f"{name}_x{scale}", "model": name, "scale": scale, "mode": mode, "data": source,
             "train_split": train_split, "train_images": [p.name for p in train],
             "val_images": [p.name for p in val], "settings": s, "init_from_pretrained": init_from_pretrained,
-            "degradation": degradation, **({"guide_augment": guide_augment} if guide_augment else {})}
+            "degradation": degradation, **({"guide_augment": guide_augment} if guide_augment else {}),
+            **({"landscape_share": landscape_share} if share else {})}
     return Trainer(model, cfg, patch_batches(patches, cfg.batch_size, seed), validate, out_dir, device,
                    meta).fit(time_budget=None if deadline is None else deadline - time.monotonic())
 

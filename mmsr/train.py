@@ -55,6 +55,9 @@ def main(argv=None) -> int:
                     help="training images: 'train-minus-val' (urban EPFL, the papers' kind of scene) or "
                          "'train+country' (plus 20 fixed landscapes; validation then adds 6 more; the other "
                          "landscapes stay held out)")
+    ap.add_argument("--landscape-share", type=float, default=None, metavar="Q",
+                    help="with --train-split train+country: the share of training patches drawn from the landscapes "
+                         "(default: in proportion to image area, about 0.56)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     overrides = parse_overrides(args.set)
@@ -65,7 +68,7 @@ def main(argv=None) -> int:
     result = train_model(args.model, args.scale, args.mode, root=args.data_root, out_dir=args.out, seed=args.seed,
                          device=args.device, progress=not args.no_progress, time_budget=args.time_budget,
                          degradation=args.degradation, guide_augment=args.guide_augment,
-                         train_split=args.train_split, **overrides)
+                         train_split=args.train_split, landscape_share=args.landscape_share, **overrides)
     if not result.record:
         print(f"stopped before the time budget at step {result.stopped_at}; checkpoint in {args.out}; "
               f"re-run the same command to continue")

@@ -218,3 +218,22 @@ def test_country_parts_on_the_real_data(shared_data):
     val = {p.name for p in load_epfl_nir("val+country", shared_data)}
     assert val == {p.name for p in load_epfl_nir("val", shared_data) + parts["val"]}
     assert not val & {p.name for p in mixed}
+
+
+def test_patch_sampler_share_gives_a_group_its_probability():
+    from dataclasses import replace
+
+    from mmsr.data import embedded_pairs
+    from mmsr.data.patches import PatchSampler
+
+    pairs = embedded_pairs("train")[:3]
+    pairs = [replace(pairs[0], name="country_0002")] + pairs[1:]
+    plain = PatchSampler(pairs, 2, 16)
+    shared = PatchSampler(pairs, 2, 16, share=("country_", 0.25))
+    assert shared.weights[0] == pytest.approx(0.25) and shared.weights.sum() == pytest.approx(1.0)
+    assert shared.weights[1] / shared.weights[2] == pytest.approx(plain.weights[1] / plain.weights[2])
+    drawn = shared.sample(2000, seed=0).source[:, 0]
+    assert abs((drawn == 0).mean() - 0.25) < 0.04
+    for bad in (("country_", 0.0), ("country_", 1.0), ("nowhere_", 0.5)):
+        with pytest.raises(ValueError, match="share"):
+            PatchSampler(pairs, 2, 16, share=bad)

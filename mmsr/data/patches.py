@@ -9,7 +9,7 @@ Values are floats in ``[0, 1]`` (divided by each pair's peak). Sampling is a pur
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -73,12 +73,21 @@ def disagreeing_guide(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 class PatchSampler:
     """Draws aligned patches from pairs; ``scale`` must divide ``patch_size``. ``guide_augment``: the share of
-    patches whose guide is made to disagree with the target (:func:`disagreeing_guide`; 0: none, the default)."""
+    patches whose guide is made to disagree with the target (:func:`disagreeing_guide`; 0: none, the default).
+    Images are drawn in proportion to their area; ``share=(prefix, q)`` instead gives the pairs whose name starts
+    with ``prefix`` (e.g. ``"country_"``) together the probability ``q``, the others ``1 - q``."""
 
     def __init__(self, pairs: Sequence[GuidedPair], scale: int, patch_size: int = 64, guide: str = "gray",
-                 degradation: str = "bicubic", augment: bool = True, guide_augment: float = 0.0):
+                 degradation: str = "bicubic", augment: bool = True, guide_augment: float = 0.0,
+                 share: Optional[tuple] = None):
         if not 0.0 <= float(guide_augment) <= 1.0:
             raise ValueError(f"guide_augment is a probability in [0, 1], got {guide_augment}")
+        if share is not None:
+            prefix, q = share
+            inside = [p.name.startswith(prefix) for p in pairs]
+            if not 0.0 < float(q) < 1.0 or not any(inside) or all(inside):
+                raise ValueError(f"share {share!r}: needs 0 < q < 1 and pairs both with and without the prefix "
+                                 f"{prefix!r} ({sum(inside)} of {len(pairs)} have it)")
         self.guide_augment = float(guide_augment)
         self.scale = check_scale(scale)
         if patch_size % self.scale:
@@ -98,6 +107,10 @@ class PatchSampler:
         # sample images in proportion to the number of patch positions they hold
         areas = np.array([im[2].size for im in self.images], dtype=np.float64)
         self.weights = areas / areas.sum()
+        if share is not None:
+            mask = np.array(inside)
+            self.weights = np.where(mask, float(q) * areas / areas[mask].sum(),
+                                    (1.0 - float(q)) * areas / areas[~mask].sum())
 
     def sample(self, n: int, seed: int) -> PatchSet:
         """``n`` patches drawn with NumPy's generator seeded by ``seed`` (same seed, same patches)."""
