@@ -144,7 +144,8 @@ def tensors_digest(state_dict: dict) -> str:
     for k in sorted(state_dict):
         t = state_dict[k].detach().cpu().contiguous()
         h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        # reshape(-1): a 0-d tensor (a scalar parameter) cannot be viewed as bytes; the bytes are the same
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
 
 

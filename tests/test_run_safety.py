@@ -125,6 +125,8 @@ def test_tensors_digest_sees_one_flipped_bit():
     b = {"w": a["w"].clone()}
     b["w"].view(torch.int32)[3] ^= 1
     assert tensors_digest(a) != tensors_digest(b) and tensors_digest(a) == tensors_digest({"w": a["w"].clone()})
+    # a scalar parameter (CSCN's gain) is hashed too, and its value counts
+    assert tensors_digest({"g": torch.tensor(1.1)}) != tensors_digest({"g": torch.tensor(1.2)})
 
 
 # -------------------------------------------------------------------------------------------- 2. real kills
