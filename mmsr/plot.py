@@ -264,3 +264,26 @@ def psnr_at_minutes(record: dict, minutes: float) -> float:
     if minutes < t[0] or minutes > t[-1]:
         return float("nan")
     return float(np.interp(minutes, t, v))
+
+
+def guidance_trade(summ: dict, methods: Sequence[str], x_set: str = "test", y_set: str = "country-heldout",
+                   reference: str = "srcnn", ax=None):
+    """Each method as a point (mean PSNR on ``x_set``, mean PSNR on ``y_set``) from
+    :func:`mmsr.guidance_check.summary`: the trade between images where the guide helps (urban test images) and
+    images where it can mislead (held-out landscapes). A dashed line marks ``reference`` (SRCNN) on ``y_set``;
+    up and to the right is better on both. Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.2))
+    for m in methods:
+        if x_set in summ.get(m, {}) and y_set in summ.get(m, {}):
+            x, y = summ[m][x_set]["mean"], summ[m][y_set]["mean"]
+            ax.scatter([x], [y], s=30)
+            ax.annotate(m, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    if y_set in summ.get(reference, {}):
+        ax.axhline(summ[reference][y_set]["mean"], color="r", ls="--", lw=1, label=f"{reference} on {y_set}")
+        ax.legend(fontsize=8, loc="lower left")
+    ax.set_xlabel(f"mean PSNR on {x_set} (dB)")
+    ax.set_ylabel(f"mean PSNR on {y_set} (dB)")
+    return ax

@@ -113,3 +113,17 @@ def test_training_curves_and_psnr_at_equal_minutes():
     assert plot.psnr_at_minutes(rec, 7.5) == pytest.approx(31.0)
     assert np.isnan(plot.psnr_at_minutes(rec, 11.0)) and np.isnan(plot.psnr_at_minutes(rec, 1.0))
     matplotlib.pyplot.close("all")
+
+
+def test_guidance_trade_puts_each_method_at_its_two_means_and_marks_srcnn():
+    import matplotlib
+    matplotlib.use("Agg")
+    from mmsr.plot import guidance_trade
+
+    summ = {"srcnn": {"test": {"mean": 28.0}, "country-heldout": {"mean": 29.0}},
+            "a": {"test": {"mean": 34.0}, "country-heldout": {"mean": 28.5}},
+            "b": {"test": {"mean": 33.0}}}   # not scored on the landscapes: no point
+    ax = guidance_trade(summ, ["a", "b"])
+    points = [tuple(c.get_offsets()[0]) for c in ax.collections]
+    assert points == [(34.0, 28.5)]
+    assert ax.lines[0].get_ydata()[0] == 29.0
