@@ -32,14 +32,14 @@ from .zeroshot_experiments import _append, _done, _provenance, read_records
 
 DEFAULT_OUT = Path("results") / "nir"
 PROTOCOL = "chapter 1: MATLAB-bicubic LR, full image, peak 255"
-GUIDED = ("djf", "lmcsc", "recurrent")
+GUIDED = ("djf", "coista", "lmcsc", "recurrent")
 
 
 def committed_methods(scale: int) -> dict:
     """``name -> (model, guide_mode, source)`` for bicubic, the guided filter and every committed NIR model."""
     out = {"bicubic": (Bicubic(scale), "gray", "formula"),
            "guided_filter": (guided_filter_model(scale), "gray", "formula")}
-    for name in ("srcnn", "djf", "lmcsc", "recurrent"):
+    for name in ("srcnn", "cscn", "djf", "coista", "lmcsc", "recurrent"):
         path = pretrained_path(name, scale)
         if path.is_file():
             digest = tensors_digest(read_weights(path)[0])[:10]  # which weights: files get replaced over time
