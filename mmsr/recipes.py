@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from .checks import check_scale
-from .data.datasets import depth_pairs, nir_pairs
+from .data.datasets import cave_pairs, depth_pairs, nir_pairs
 from .data.patches import PatchSampler
 from .evaluate import evaluate, mean_row
 from .models import DJF, GuidedFilterUpsampler, SRCNN
@@ -188,13 +188,22 @@ def _build_lmcsc(scale, s):
     return LMCSCNet(scale, atoms=s["atoms"], stages=s["stages"], guide_layers=s["guide_layers"], mu0=s["mu0"])
 
 
+def _build_lmcsc_rgb(scale, s):
+    from .models.lmcsc import LMCSCNet
+
+    return LMCSCNet(scale, atoms=s["atoms"], stages=s["stages"], guide_layers=s["guide_layers"], mu0=s["mu0"],
+                    guide_channels=3)
+
+
 def _djf_builder(guide_channels: int):
     return lambda scale, s: DJF(scale, guide_channels=guide_channels)
 
 
 #: name -> (settings per mode, model builder(scale, settings), guide mode, training data). Training data
 #: "nir": the EPFL NIR training split (:func:`~mmsr.data.datasets.nir_pairs`); "depth": RGB-D pairs disjoint
-#: from the Middlebury 2005 test scenes (:func:`~mmsr.data.datasets.depth_pairs`).
+#: from the Middlebury 2005 test scenes (:func:`~mmsr.data.datasets.depth_pairs`); "cave": the CAVE training
+#: scenes, 640 nm band as target, RGB guide (:func:`~mmsr.data.datasets.cave_pairs`; issue #10: the colour guide,
+#: not its luminance, for multispectral targets).
 TRAINABLE = {"srcnn": (SRCNN_SETTINGS, _build_srcnn, "gray", "nir"),
              "cscn": (CSCN_SETTINGS, _build_cscn, "gray", "nir"),
              "coista": (COISTA_SETTINGS, _build_coista, "gray", "nir"),
@@ -202,8 +211,12 @@ TRAINABLE = {"srcnn": (SRCNN_SETTINGS, _build_srcnn, "gray", "nir"),
              "djf": (DJF_SETTINGS, _djf_builder(3), "rgb", "nir"),
              "recurrent": (RECURRENT_SETTINGS, _build_recurrent, "rgb", "nir"),
              # the depth sets mix colour and grey guides: the depth DJF reads luminance
-             "djf_depth": (DJF_SETTINGS, _djf_builder(1), "gray", "depth")}
-TRAINING_DATA = {"nir": nir_pairs, "depth": depth_pairs}
+             "djf_depth": (DJF_SETTINGS, _djf_builder(1), "gray", "depth"),
+             "srcnn_cave": (SRCNN_SETTINGS, _build_srcnn, "gray", "cave"),
+             "djf_cave": (DJF_SETTINGS, _djf_builder(3), "rgb", "cave"),
+             "lmcsc_cave": (LMCSC_SETTINGS, _build_lmcsc_rgb, "rgb", "cave"),
+             "recurrent_cave": (RECURRENT_SETTINGS, _build_recurrent, "rgb", "cave")}
+TRAINING_DATA = {"nir": nir_pairs, "depth": depth_pairs, "cave": cave_pairs}
 
 
 def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, out_dir=None, seed: int = 0,

@@ -107,6 +107,34 @@ def test_no_test_image_can_enter_training_in_publisher_layout(shared_data, tmp_p
     assert [p.name for p in load_epfl_nir("train", tmp_path)] == ["street_0100"]
 
 
+def test_cave_training_splits_never_hold_a_test_scene(monkeypatch, tmp_path):
+    from mmsr.data import datasets as ds
+
+    names = ["balloons", "beads", "cd", "fake_and_real_peppers", "stuffed_toys", "feathers", "cloth"]
+    fake = [GuidedPair(n, np.zeros((8, 8), np.uint16), np.zeros((8, 8, 3), np.uint8), 16, "cave", "train")
+            for n in names]   # a test scene slipped into the training folder must still be dropped
+    monkeypatch.setattr(ds, "load_cave", lambda split, root=None: fake)
+    got = {split: [p.name for p in ds.cave_pairs(split, tmp_path)[0]] for split in ("train", "train-minus-val", "val")}
+    assert got["val"] == sorted(ds.CAVE_VAL_SCENES)
+    assert got["train-minus-val"] == ["balloons", "cd"]
+    assert set(got["train"]) == set(got["val"]) | set(got["train-minus-val"])
+    assert not set(got["train"]) & set(ds.CAVE_TEST)
+    assert ds.cave_pairs("val", tmp_path)[1] == "cave"
+    with pytest.raises(ValueError, match="unknown CAVE training split"):
+        ds.cave_pairs("test", tmp_path)
+
+
+@pytest.mark.shared_data
+def test_cave_training_splits_on_the_real_data(shared_data):
+    from mmsr.data.datasets import CAVE_TEST, CAVE_VAL_SCENES, cave_pairs
+
+    train, _ = cave_pairs("train-minus-val", shared_data)
+    val, _ = cave_pairs("val", shared_data)
+    assert len(train) == 17 and sorted(p.name for p in val) == sorted(CAVE_VAL_SCENES)
+    assert not {p.name for p in train} & ({p.name for p in val} | set(CAVE_TEST))
+    assert all(p.bit_depth == 16 and p.guide.ndim == 3 for p in train + val)
+
+
 @pytest.mark.shared_data
 def test_other_real_loaders(shared_data):
     cave = load_cave("test", shared_data)

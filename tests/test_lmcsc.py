@@ -50,6 +50,25 @@ def test_lmcsc_shapes_gradients_and_errors(scale):
         m(lr, torch.rand(2, 1, 5 * scale + 1, 7 * scale))
 
 
+@pytest.mark.parametrize("scale", [2, 4])
+def test_lmcsc_with_a_colour_guide_learns_from_every_guide_channel(scale):
+    m = LMCSCNet(scale, atoms=6, stages=2, guide_layers=2, guide_channels=3)
+    assert m.guide_encoder.W.shape[0] == 3
+    lr = torch.rand(2, 1, 5, 7)
+    guide = torch.rand(2, 3, 5 * scale, 7 * scale, requires_grad=True)
+    out = m(lr, guide)
+    assert out.shape == (2, 1, 5 * scale, 7 * scale)
+    out.square().mean().backward()
+    per_channel = guide.grad.abs().sum(dim=(0, 2, 3))
+    assert bool((per_channel > 0).all()), per_channel   # no channel is ignored
+    for name, p in m.named_parameters():
+        assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
+    with pytest.raises(ValueError, match="colour"):
+        m(lr, torch.rand(2, 1, 5 * scale, 7 * scale))
+    with pytest.raises(ValueError, match="guide_channels"):
+        LMCSCNet(scale, guide_channels=2)
+
+
 def test_paper_settings():
     m = LMCSCNet(2)
     assert m.encoder.P.shape == (85, 1, 5, 5) and m.decoder.weight.shape == (1, 85, 5, 5)

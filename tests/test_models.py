@@ -114,7 +114,7 @@ def test_the_committed_weights_are_found():
 def test_committed_weights_load_and_carry_provenance(path):
     import json
 
-    from mmsr.data.datasets import MIDDLEBURY_SCENES
+    from mmsr.data.datasets import CAVE_TEST, MIDDLEBURY_SCENES
     from mmsr.recipes import load_pretrained, pretrained_path
     from mmsr.storage import read_weights, tensors_digest
 
@@ -124,7 +124,7 @@ def test_committed_weights_load_and_carry_provenance(path):
     assert model.scale == scale
     rec = json.loads(pretrained_path(name, scale).with_suffix(".json").read_text())
     assert rec["meta"]["scale"] == scale and rec["meta"]["model"] == name
-    test_names = set(__import__("mmsr").data.EPFL_NIR_TEST) | set(MIDDLEBURY_SCENES)
+    test_names = set(__import__("mmsr").data.EPFL_NIR_TEST) | set(MIDDLEBURY_SCENES) | set(CAVE_TEST)
     assert not set(rec["meta"]["train_images"]) & test_names and not set(rec["meta"]["val_images"]) & test_names
     for key in ("git_commit", "device", "config", "provenance", "train_seconds"):
         assert key in rec

@@ -98,7 +98,7 @@ def test_no_code_path_unpickles_with_weights_only_false():
 
 
 def test_committed_weights_are_safetensors_bit_identical_to_their_originals():
-    from mmsr.data.datasets import country_part
+    from mmsr.data.datasets import CAVE_TEST, country_part
     from mmsr.recipes import WEIGHTS_DIR
 
     files = sorted(WEIGHTS_DIR.rglob("*.safetensors"))   # also run folders, e.g. calibration/<run>/weights.*
@@ -118,6 +118,9 @@ def test_committed_weights_are_safetensors_bit_identical_to_their_originals():
             assert not seen & set(EPFL_NIR_TEST), f
             # landscapes only from the fixed trainable half (issue #11): a held-out one would void the check
             assert all(country_part(n) != "heldout" for n in seen if n.startswith("country_")), f
+        if rec["meta"].get("data") == "cave":   # the multispectral models: never a test scene of 001 or cloth
+            seen = set(rec["meta"]["train_images"]) | set(rec["meta"]["val_images"])
+            assert seen and not seen & set(CAVE_TEST), f
 
 
 def test_tensors_digest_sees_one_flipped_bit():

@@ -444,6 +444,32 @@ def depth_pairs(split: str = "train", root=None) -> tuple[list[GuidedPair], str]
     return load_depth_training("train" if split in ("train", "train-minus-val") else split, r), "depth_training"
 
 
+#: three CAVE training scenes held out for validation (fixed; never the 7 test scenes of 001 or ``cloth``)
+CAVE_VAL_SCENES = ("beads", "fake_and_real_peppers", "stuffed_toys")
+
+
+def cave_pairs(split: str = "train-minus-val", root=None) -> tuple[list[GuidedPair], str]:
+    """CAVE training pairs for the multispectral models (640 nm target, RGB guide; :func:`load_cave`).
+
+    ``train-minus-val``: the training scenes minus :data:`CAVE_VAL_SCENES`; ``val``: those three; ``train``: all
+    training scenes. The 7 test scenes of 001 and ``cloth`` are never in any of them. Without a data root: the
+    embedded default (as :func:`nir_pairs`), so smoke runs work anywhere. Returns ``(pairs, source)``.
+    """
+    if split not in ("train", "train-minus-val", "val"):
+        raise ValueError(f"unknown CAVE training split {split!r}; expected train, train-minus-val or val")
+    r = data_root(root)
+    if r is None:
+        return nir_pairs(split, root)
+    pairs = [p for p in load_cave("train", r) if p.name not in CAVE_TEST]
+    if split == "val":
+        pairs = [_with_split(p, "val") for p in pairs if p.name in CAVE_VAL_SCENES]
+    elif split == "train-minus-val":
+        pairs = [p for p in pairs if p.name not in CAVE_VAL_SCENES]
+    if not pairs:
+        raise DataNotFoundError(f"no CAVE {split} scenes under {r}; {CAVE_HINT}")
+    return pairs, "cave"
+
+
 # --------------------------------------------------------------------------------------- visible-thermal
 THERMAL_HINT = ("visible/thermal pairs with low-resolution thermal images (CATS, FLIR-ADAS, FLIR-One as packaged "
                 "by the UGSR project) go under <root>/thermal_visible/[UGSR/]datasets/<set>/{ther_*,<s>x/rgb}")

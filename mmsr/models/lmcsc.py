@@ -78,22 +78,29 @@ class LMCSCEncoder(nn.Module):
 
 
 class LMCSCNet(nn.Module):
-    """The guided SR network of Fig. 1 of 000: ``model(lr, guide) -> hr``; guide ``(N,1,H,W)`` luminance."""
+    """The guided SR network of Fig. 1 of 000: ``model(lr, guide) -> hr``; guide ``(N,1,H,W)`` luminance as in
+    000, or ``(N,3,H,W)`` colour with ``guide_channels=3`` (ours, for multispectral targets: a luminance guide
+    throws away what differs between the colour channels)."""
 
     def __init__(self, scale: int = 2, atoms: int = 85, kernel: int = 5, stages: int = 3, guide_layers: int = 3,
-                 mu0: float = 0.01, std: float = 0.01, residual: bool = True):
+                 mu0: float = 0.01, std: float = 0.01, residual: bool = True, guide_channels: int = 1):
         super().__init__()
+        if guide_channels not in (1, 3):
+            raise ValueError(f"guide_channels must be 1 (luminance) or 3 (colour), got {guide_channels}")
         self.scale = check_scale(scale)
         self.residual = residual
-        self.guide_encoder = ACSC(1, atoms, kernel, guide_layers, gamma0=mu0, std=std)
+        self.guide_channels = guide_channels
+        self.guide_encoder = ACSC(guide_channels, atoms, kernel, guide_layers, gamma0=mu0, std=std)
         self.encoder = LMCSCEncoder(atoms, kernel, stages, mu0, std)
         self.decoder = nn.Conv2d(atoms, 1, kernel, padding=kernel // 2, bias=False)
         nn.init.normal_(self.decoder.weight, std=std)
 
     def codes(self, lr: torch.Tensor, guide: torch.Tensor, return_all: bool = False):
         """``(u, z)``: the target's sparse maps (all stages with ``return_all``) and the guide's."""
-        if guide.shape[1] != 1:
-            raise ValueError(f"LMCSC takes the guide's luminance (1 channel), got {guide.shape[1]} channels")
+        if guide.shape[1] != self.guide_channels:
+            kind = "luminance" if self.guide_channels == 1 else "colour"
+            raise ValueError(f"this LMCSC was built for {self.guide_channels}-channel guides ({kind}), got "
+                             f"{guide.shape[1]} channels")
         up = upsample_bicubic(lr, self.scale)
         if up.shape[-2:] != guide.shape[-2:]:
             raise ValueError(f"guide size {tuple(guide.shape[-2:])} does not match the upsampled target "
@@ -117,4 +124,6 @@ class LMCSCNet(nn.Module):
                 "gamma_mean": float(self.guide_encoder.gamma.detach().clamp_min(0).mean())}
 
     def extra_repr(self) -> str:
-        return f"scale={self.scale}, residual={self.residual}"
+        # the luminance default is left out: the signatures of weights saved before colour guides still match
+        colour = f", guide_channels={self.guide_channels}" if self.guide_channels != 1 else ""
+        return f"scale={self.scale}, residual={self.residual}{colour}"
