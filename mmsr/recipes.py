@@ -152,6 +152,27 @@ def _build_cscn(scale, s):
     return CSCN(scale, atoms=s["atoms"], features=s["features"])
 
 
+#: SRFBN (Li et al., 2019; :mod:`mmsr.models.srfbn`), the feedback network of 000's and 001's tables, single-image,
+#: trained like SRCNN on the NIR training split with the loss averaged over its steps. ``default`` is the
+#: paper's small variant SRFBN-S (m = 32, G = 3, T = 4), ``full`` the paper's SRFBN (m = 64, G = 6, T = 4), sized
+#: for a GPU; MSE loss, learning rate and schedule are ours (the paper: L1, 1e-4).
+SRFBN_SETTINGS = {
+    "smoke": {"patches": 128, "patch_size": 32, "steps": 10, "batch_size": 8, "lr": 5e-4, "milestones": (),
+              "val_every": 0, "ckpt_every": 0, "features": 8, "groups": 2, "rnn_steps": 2},
+    "default": {"patches": 8000, "patch_size": 48, "steps": 300, "batch_size": 16, "lr": 5e-4, "milestones": (),
+                "val_every": 100, "ckpt_every": 100, "features": 32, "groups": 3, "rnn_steps": 4},
+    "full": {"patches": 40000, "patch_size": 64, "steps": 40000, "batch_size": 16, "lr": 2e-4,
+             "milestones": (20000, 30000), "val_every": 2000, "ckpt_every": 2000, "features": 64, "groups": 6,
+             "rnn_steps": 4},
+}
+
+
+def _build_srfbn(scale, s):
+    from .models.srfbn import SRFBN
+
+    return SRFBN(scale, features=s["features"], groups=s["groups"], steps=s["rnn_steps"])
+
+
 #: CoISTA (Deng & Dragotti, 2019; :mod:`mmsr.models.coista`), a guided column of 001's tables, trained like LMCSC
 #: on the NIR training split with the luminance guide (as LMCSC). 8x8 patches and 4 layers follow the authors'
 #: code; atoms, steps, learning rate and schedule are ours. ``full`` is sized for a GPU.
@@ -206,6 +227,7 @@ def _djf_builder(guide_channels: int):
 #: not its luminance, for multispectral targets).
 TRAINABLE = {"srcnn": (SRCNN_SETTINGS, _build_srcnn, "gray", "nir"),
              "cscn": (CSCN_SETTINGS, _build_cscn, "gray", "nir"),
+             "srfbn": (SRFBN_SETTINGS, _build_srfbn, "gray", "nir"),
              "coista": (COISTA_SETTINGS, _build_coista, "gray", "nir"),
              "lmcsc": (LMCSC_SETTINGS, _build_lmcsc, "gray", "nir"),
              "djf": (DJF_SETTINGS, _djf_builder(3), "rgb", "nir"),

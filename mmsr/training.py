@@ -315,7 +315,10 @@ class Trainer:
                 group["lr"] = cfg.lr_at(self.step)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
                 pred = self.net(*inputs)
-            loss = self._loss(pred.float(), target)
+            if isinstance(pred, (list, tuple)):   # deep supervision: one estimate per step, the loss averaged
+                loss = torch.stack([self._loss(q.float(), target) for q in pred]).mean()
+            else:
+                loss = self._loss(pred.float(), target)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:

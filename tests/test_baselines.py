@@ -1,5 +1,5 @@
-"""The re-implemented comparison columns (issue #15): CSCN (Wang et al., 2015) and CoISTA (Deng & Dragotti,
-2019). Shapes at x2/x4/x8 and odd
+"""The re-implemented comparison columns (issue #15): CSCN (Wang et al., 2015), CoISTA (Deng & Dragotti,
+2019) and SRFBN (Li et al., 2019). Shapes at x2/x4/x8 and odd
 sizes, the published layer sizes, gradients that reach every parameter and are not zero, the exact patch
 combination, and bad inputs refused."""
 import pytest
@@ -104,3 +104,53 @@ def test_coista_refuses_bad_inputs():
         m(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 15, 16))
     with pytest.raises(ValueError, match="guide of 1 channel"):
         m(torch.rand(1, 1, 8, 8), None)
+
+
+# ---------------------------------------------------------------------------------------------------- SRFBN
+from mmsr.models.srfbn import PROJECTION, SRFBN  # noqa: E402
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_srfbn_shapes_steps_and_nonzero_gradients(scale):
+    m = SRFBN(scale, features=6, groups=2, steps=3)
+    lr = torch.rand(2, 1, 5, 7)   # odd sizes
+    outs = m(lr)                  # training mode: one estimate per step
+    assert isinstance(outs, list) and len(outs) == 3
+    assert all(o.shape == (2, 1, 5 * scale, 7 * scale) for o in outs)
+    torch.stack([((o - 0.5) ** 2).mean() for o in outs]).mean().backward()
+    for name, p in m.named_parameters():
+        assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
+    m.eval()
+    with torch.no_grad():
+        last = m(lr, torch.rand(2, 3, 5 * scale, 7 * scale))   # the guide is ignored
+        assert torch.equal(last, m.step_outputs(lr)[-1])
+
+
+def test_srfbn_steps_differ_and_feed_back():
+    torch.manual_seed(0)
+    m = SRFBN(2, features=6, groups=2, steps=3).eval()
+    with torch.no_grad():
+        outs = m.step_outputs(torch.rand(1, 1, 6, 6))
+    assert not torch.allclose(outs[0], outs[1])   # the feedback state changes the estimate
+
+
+def test_srfbn_has_the_papers_layer_sizes():
+    for scale, (k, s, p) in PROJECTION.items():
+        m = SRFBN(scale, features=64, groups=6, steps=4)
+        up, down = m.block.up[0][0], m.block.down[0][0]
+        assert (up.kernel_size, up.stride, up.padding) == ((k, k), (s, s), (p, p))
+        assert (down.kernel_size, down.stride, down.padding) == ((k, k), (s, s), (p, p))
+        assert len(m.block.up) == 6 and m.steps == 4
+        assert m.extract[0][0].weight.shape == (256, 1, 3, 3) and m.extract[1][0].weight.shape == (64, 256, 1, 1)
+        # the dense 1x1 compressions grow with the group index: g * m inputs for group g
+        assert [c[0].weight.shape[1] for c in m.block.up_compress] == [64 * g for g in range(2, 7)]
+    assert PROJECTION == {2: (6, 2, 2), 4: (8, 4, 2), 8: (12, 8, 2)}
+
+
+def test_srfbn_refuses_bad_inputs():
+    with pytest.raises(ValueError, match="scales"):
+        SRFBN(3)
+    with pytest.raises(ValueError, match=">= 1"):
+        SRFBN(2, groups=0)
+    with pytest.raises(ValueError, match="LR image"):
+        SRFBN(2, features=4, groups=1, steps=1)(torch.rand(1, 3, 8, 8))

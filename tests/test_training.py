@@ -124,7 +124,7 @@ def test_ddp_two_processes_gloo_matches_single_process(tmp_path):
     assert rec["world_size"] == 2
 
 
-@pytest.mark.parametrize("model", ["srcnn", "cscn", "coista", "lmcsc", "djf", "djf_depth", "recurrent", "lmcsc_cave",
+@pytest.mark.parametrize("model", ["srcnn", "cscn", "coista", "srfbn", "lmcsc", "djf", "djf_depth", "recurrent", "lmcsc_cave",
                                    "recurrent_cave"])
 def test_cli_trains_in_smoke_mode_and_resumes(model, tmp_path):
     from mmsr.train import main

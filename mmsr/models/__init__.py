@@ -13,10 +13,11 @@ from .lista import LISTA
 from .lmcsc import LMCSCEncoder, LMCSCNet
 from .recurrent import RecurrentCoupledNet
 from .srcnn import SRCNN
+from .srfbn import SRFBN
 
-__all__ = ["SRCNN", "CoISTA", "CSCN", "DJF", "LMCSCNet", "RecurrentCoupledNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "guided_upsample", "box_filter", "build_model", "MODELS"]
+__all__ = ["SRCNN", "SRFBN", "CoISTA", "CSCN", "DJF", "LMCSCNet", "RecurrentCoupledNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "guided_upsample", "box_filter", "build_model", "MODELS"]
 
-MODELS = {"srcnn": SRCNN, "coista": CoISTA, "cscn": CSCN, "djf": DJF, "lmcsc": LMCSCNet, "recurrent": RecurrentCoupledNet, "guided_filter": GuidedFilterUpsampler}
+MODELS = {"srcnn": SRCNN, "srfbn": SRFBN, "coista": CoISTA, "cscn": CSCN, "djf": DJF, "lmcsc": LMCSCNet, "recurrent": RecurrentCoupledNet, "guided_filter": GuidedFilterUpsampler}
 
 
 def build_model(name: str, **kwargs):
