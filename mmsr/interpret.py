@@ -1,0 +1,66 @@
+"""Looking inside the coupled networks: how sparse their codes are, and what LeSITA does with the guide's codes
+where target and guide disagree (chapter 7, issue #10's "interpretability").
+
+LeSITA, the proximal step of the l1-l1 prior (chapter 3), has three kinds of outcome for a coefficient ``v`` with
+side information ``s``: **zero** (``v`` near 0), **a copy of the side information** (``v`` near ``s``: the output
+is ``s`` exactly) and **the rest** (passed through between 0 and ``s``, or shrunk by ``2 mu``). Counting these
+outcomes in the HR states tells how much of the HR representation the guide dictates, and counting them where
+target and guide disagree tells whether the learned thresholds stop copying there.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+
+
+def _standardise(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    return (a - a.mean()) / max(float(a.std()), 1e-12)
+
+
+def disagreement_map(target, guide) -> np.ndarray:
+    """``|std(target) - std(guide)|`` per pixel, each image standardised to zero mean and unit deviation over the
+    image (so a global gain or offset of either image changes nothing). ``guide``: one channel (e.g. its
+    luminance), the target's size. Large where the two show different things (vegetation bright in NIR and dark in
+    RGB, a sky that differs), near 0 where the guide is a faithful picture of the target."""
+    target, guide = np.asarray(target), np.asarray(guide)
+    if target.shape != guide.shape or target.ndim != 2:
+        raise ValueError(f"target and guide must be 2-D images of one size, got {target.shape} and {guide.shape}")
+    return np.abs(_standardise(target) - _standardise(guide))
+
+
+def outcome_fractions(h: torch.Tensor, z: torch.Tensor, region: Optional[torch.Tensor] = None) -> dict:
+    """Fractions of the coefficients of an HR state ``h`` that LeSITA set to zero, set to (a non-zero) guide code
+    ``z`` exactly, or left elsewhere; ``region``: a boolean ``(N, 1, H, W)`` mask of the pixels to count (all
+    atoms of each pixel). The three fractions sum to 1."""
+    if h.shape != z.shape:
+        raise ValueError(f"state and guide codes must have one shape, got {tuple(h.shape)} and {tuple(z.shape)}")
+    zero = h == 0
+    copy = (h == z) & (z != 0)
+    if region is not None:
+        if region.dtype != torch.bool or region.shape[1] != 1 or region.shape[-2:] != h.shape[-2:]:
+            raise ValueError(f"region must be a boolean (N, 1, H, W) mask of the state's size {tuple(h.shape[-2:])}")
+        sel = region.expand_as(h)
+        n = int(sel.sum())
+        if n == 0:
+            raise ValueError("region selects no pixel")
+        zero, copy = zero & sel, copy & sel
+    else:
+        n = h.numel()
+    f_zero, f_copy = int(zero.sum()) / n, int(copy.sum()) / n
+    return {"zero": f_zero, "copies_guide": f_copy, "other": 1.0 - f_zero - f_copy}
+
+
+@torch.no_grad()
+def state_statistics(net, lr: torch.Tensor, guide: torch.Tensor, region: Optional[torch.Tensor] = None) -> list:
+    """Per step of a :class:`~mmsr.models.recurrent.RecurrentCoupledNet`: the fraction of zeros in the LR state,
+    the HR state's LeSITA outcomes (:func:`outcome_fractions`, restricted to ``region`` if given) and the fraction
+    of zeros in the guide's codes. Returns one dict per step."""
+    ls, hs, z = net.states(lr, guide)
+    guide_zero = float((z == 0).float().mean()) if region is None else \
+        float(((z == 0) & region.expand_as(z)).sum() / region.expand_as(z).sum())
+    return [{"step": t + 1, "lr_zero": float((l == 0).float().mean()), "guide_zero": guide_zero,
+             **{f"hr_{k}": v for k, v in outcome_fractions(h, z, region).items()}}
+            for t, (l, h) in enumerate(zip(ls, hs))]

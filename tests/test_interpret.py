@@ -1,0 +1,62 @@
+"""Interpretability helpers (mmsr.interpret): LeSITA outcome counts and the disagreement map."""
+import numpy as np
+import pytest
+import torch
+
+from mmsr.interpret import disagreement_map, outcome_fractions, state_statistics
+from mmsr.models.recurrent import RecurrentCoupledNet
+from mmsr.ops import lesita
+
+
+def test_outcome_fractions_count_each_lesita_case_exactly():
+    z = torch.tensor([0.5, 0.5, 0.5, 0.5, -0.3, 0.0]).view(1, 6, 1, 1)
+    v = torch.tensor([-0.01, 0.55, 0.2, 2.0, -0.31, 0.9]).view(1, 6, 1, 1)
+    h = lesita(v, z, 0.05)
+    # zero (v in [-2mu, 0]), copy (v in [z, z+2mu]), pass-through, shrink, copy (negative side), shrink (z = 0)
+    got = outcome_fractions(h, z)
+    assert got == pytest.approx({"zero": 1 / 6, "copies_guide": 2 / 6, "other": 3 / 6})
+
+
+def test_outcome_fractions_respect_the_region_and_refuse_bad_masks():
+    h = torch.zeros(1, 2, 2, 2)
+    z = torch.ones(1, 2, 2, 2)
+    h[..., 0, 0] = 1.0                      # pixel (0, 0): both atoms copy the guide
+    region = torch.zeros(1, 1, 2, 2, dtype=torch.bool)
+    region[..., 0, 0] = True
+    assert outcome_fractions(h, z, region) == pytest.approx({"zero": 0, "copies_guide": 1, "other": 0})
+    assert outcome_fractions(h, z)["copies_guide"] == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="no pixel"):
+        outcome_fractions(h, z, torch.zeros(1, 1, 2, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="boolean"):
+        outcome_fractions(h, z, region.float())
+    with pytest.raises(ValueError, match="one shape"):
+        outcome_fractions(h, z[:, :1])
+
+
+def test_disagreement_map_ignores_gain_and_offset_and_sees_inversion():
+    rng = np.random.default_rng(0)
+    t = rng.random((9, 11))
+    assert np.allclose(disagreement_map(t, 3 * t + 7), 0)
+    inv = disagreement_map(t, 1 - t)
+    assert inv.mean() > 1.0                     # an inverted guide disagrees everywhere
+    with pytest.raises(ValueError, match="one size"):
+        disagreement_map(t, t[:, :5])
+
+
+def test_state_statistics_per_step_match_the_states():
+    torch.manual_seed(0)
+    net = RecurrentCoupledNet(2, atoms=6, steps=3, guide_layers=2)
+    with torch.no_grad():
+        net.mu.fill_(0.05)
+    lr, guide = torch.rand(1, 1, 6, 7), torch.rand(1, 3, 12, 14)
+    stats = state_statistics(net, lr, guide)
+    ls, hs, z = net.states(lr, guide)
+    assert [s["step"] for s in stats] == [1, 2, 3]
+    for s, l, h in zip(stats, ls, hs):
+        assert s["lr_zero"] == pytest.approx(float((l == 0).float().mean()))
+        assert s["hr_zero"] + s["hr_copies_guide"] + s["hr_other"] == pytest.approx(1.0)
+        assert s["hr_copies_guide"] == pytest.approx(float(((h == z) & (z != 0)).float().mean()))
+    everywhere = torch.ones(1, 1, 12, 14, dtype=torch.bool)
+    for a, b in zip(state_statistics(net, lr, guide, everywhere), stats):
+        assert a == pytest.approx(b)
+    assert any(s["hr_copies_guide"] > 0 for s in stats)   # the case being counted does occur
