@@ -203,17 +203,13 @@ def _build_srcnn(scale, s):
     return SRCNN(scale, **SRCNN_ARCH)
 
 
-def _build_lmcsc(scale, s):
-    from .models.lmcsc import LMCSCNet
+def _lmcsc_builder(guide_channels: int):
+    def build(scale, s):
+        from .models.lmcsc import LMCSCNet
 
-    return LMCSCNet(scale, atoms=s["atoms"], stages=s["stages"], guide_layers=s["guide_layers"], mu0=s["mu0"])
-
-
-def _build_lmcsc_rgb(scale, s):
-    from .models.lmcsc import LMCSCNet
-
-    return LMCSCNet(scale, atoms=s["atoms"], stages=s["stages"], guide_layers=s["guide_layers"], mu0=s["mu0"],
-                    guide_channels=3)
+        return LMCSCNet(scale, atoms=s["atoms"], stages=s["stages"], guide_layers=s["guide_layers"], mu0=s["mu0"],
+                        guide_channels=guide_channels)
+    return build
 
 
 def _djf_builder(guide_channels: int):
@@ -229,14 +225,14 @@ TRAINABLE = {"srcnn": (SRCNN_SETTINGS, _build_srcnn, "gray", "nir"),
              "cscn": (CSCN_SETTINGS, _build_cscn, "gray", "nir"),
              "srfbn": (SRFBN_SETTINGS, _build_srfbn, "gray", "nir"),
              "coista": (COISTA_SETTINGS, _build_coista, "gray", "nir"),
-             "lmcsc": (LMCSC_SETTINGS, _build_lmcsc, "gray", "nir"),
+             "lmcsc": (LMCSC_SETTINGS, _lmcsc_builder(1), "gray", "nir"),
              "djf": (DJF_SETTINGS, _djf_builder(3), "rgb", "nir"),
              "recurrent": (RECURRENT_SETTINGS, _build_recurrent, "rgb", "nir"),
              # the depth sets mix colour and grey guides: the depth DJF reads luminance
              "djf_depth": (DJF_SETTINGS, _djf_builder(1), "gray", "depth"),
              "srcnn_cave": (SRCNN_SETTINGS, _build_srcnn, "gray", "cave"),
              "djf_cave": (DJF_SETTINGS, _djf_builder(3), "rgb", "cave"),
-             "lmcsc_cave": (LMCSC_SETTINGS, _build_lmcsc_rgb, "rgb", "cave"),
+             "lmcsc_cave": (LMCSC_SETTINGS, _lmcsc_builder(3), "rgb", "cave"),
              "recurrent_cave": (RECURRENT_SETTINGS, _build_recurrent, "rgb", "cave")}
 TRAINING_DATA = {"nir": nir_pairs, "depth": depth_pairs, "cave": cave_pairs}
 
