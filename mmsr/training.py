@@ -51,12 +51,15 @@ class TrainConfig:
     seed: int = 0
     amp: bool = True  # bfloat16 autocast, used only on CUDA
     progress: bool = True
+    adversarial_weight: float = 0.0  # > 0: add this times a GAN loss from the Trainer's discriminator (VTSRGAN)
 
     def __post_init__(self):
         if self.steps < 0 or self.batch_size < 1:
             raise ValueError(f"steps must be >= 0 and batch_size >= 1, got {self.steps}, {self.batch_size}")
         if self.loss not in ("mse", "l1"):
             raise ValueError(f"unknown loss {self.loss!r}; expected 'mse' or 'l1'")
+        if self.adversarial_weight < 0:
+            raise ValueError(f"adversarial_weight must be >= 0, got {self.adversarial_weight}")
         self.lr_milestones = tuple(int(m) for m in self.lr_milestones)
 
     def lr_at(self, step: int) -> float:
@@ -159,11 +162,18 @@ class Trainer:
     ``out_dir`` (optional) receives verified checkpoints ``checkpoint-<step>.pt`` (+ ``.json``; the last two),
     ``weights.safetensors`` (final) and ``record.json`` (see :mod:`mmsr.storage`); one run at a time holds it.
     ``meta`` is copied into the record (model name, data split, scale, ...).
+    ``discriminator`` (with ``config.adversarial_weight > 0``): a critic ``image -> logits`` trained beside the
+    model (real: the target patches; fake: the model's estimates) whose non-saturating GAN loss, times the
+    weight, is added to the model's loss (SRGAN's scheme); it and its optimizer live in the checkpoints, only the
+    model in the weights.
     """
 
     def __init__(self, model: nn.Module, config: TrainConfig, batches: Callable[[int, int, int], Batch],
                  validate: Optional[Callable[[nn.Module], dict]] = None, out_dir=None, device=None,
-                 meta: Optional[dict] = None):
+                 meta: Optional[dict] = None, discriminator: Optional[nn.Module] = None):
+        if (config.adversarial_weight > 0) != (discriminator is not None):
+            raise ValueError("an adversarial_weight > 0 needs a discriminator, and a discriminator needs "
+                             f"adversarial_weight > 0 (got {config.adversarial_weight})")
         self.config = config
         self.batches = batches
         self.validate = validate
@@ -194,6 +204,9 @@ class Trainer:
 
             self.net = DDP(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.discriminator = discriminator.to(self.device) if discriminator is not None else None
+        self.d_optimizer = (torch.optim.Adam(self.discriminator.parameters(), lr=config.lr)
+                            if self.discriminator is not None else None)
         self.use_amp = bool(config.amp and self.device.type == "cuda")
         self.step = 0
         self.started_commit = git_commit()  # the code that runs, recorded before it can change
@@ -205,6 +218,8 @@ class Trainer:
     def bytes_needed(self) -> int:
         """About what the run folder will hold: the kept checkpoints (model + Adam moments), weights, records."""
         n = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        if self.discriminator is not None:
+            n += sum(p.numel() * p.element_size() for p in self.discriminator.parameters())
         return (storage.KEEP_CHECKPOINTS + 1) * 3 * n + (2 << 20)
 
     # -- checkpoints -------------------------------------------------------------------------------
@@ -216,11 +231,15 @@ class Trainer:
         return self.store.path(self.store.steps()[-1])
 
     def state(self) -> dict:
-        return {
+        st = {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
             "signature": self.signature, "config": dataclasses.asdict(self.config), "history": self.history,
             "train_seconds": self.train_seconds, "meta": self.meta, "rng": storage.rng_state(),
         }
+        if self.discriminator is not None:
+            st["discriminator"] = self.discriminator.state_dict()
+            st["d_optimizer"] = self.d_optimizer.state_dict()
+        return st
 
     def save_checkpoint(self) -> None:
         if self.store is not None and self.rank == 0:
@@ -243,6 +262,11 @@ class Trainer:
                                           f"{saved_cfg} vs {now_cfg}")
         self.model.load_state_dict(ck["model"])
         self.optimizer.load_state_dict(ck["optimizer"])
+        if self.discriminator is not None:
+            if "discriminator" not in ck:
+                raise CheckpointMismatchError(f"checkpoint {path} has no discriminator state")
+            self.discriminator.load_state_dict(ck["discriminator"])
+            self.d_optimizer.load_state_dict(ck["d_optimizer"])
         self.step = int(ck["step"])
         self.history = list(ck["history"])
         self.train_seconds = float(ck.get("train_seconds", 0.0))
@@ -319,11 +343,23 @@ class Trainer:
                 loss = torch.stack([self._loss(q.float(), target) for q in pred]).mean()
             else:
                 loss = self._loss(pred.float(), target)
+            if self.discriminator is not None:
+                fake = (pred[-1] if isinstance(pred, (list, tuple)) else pred).float()
+                # the generator's non-saturating GAN loss: make the critic call its estimates real
+                loss = loss + cfg.adversarial_weight * F.softplus(-self.discriminator(fake)).mean()
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
+            if self.discriminator is not None:
+                for group in self.d_optimizer.param_groups:
+                    group["lr"] = cfg.lr_at(self.step)
+                d_loss = F.softplus(-self.discriminator(target)).mean() + \
+                    F.softplus(self.discriminator(fake.detach())).mean()
+                self.d_optimizer.zero_grad(set_to_none=True)
+                d_loss.backward()
+                self.d_optimizer.step()
             self.step += 1
             done_here += 1
             step_s = max(step_s * 0.9, time.perf_counter() - t_step)  # a cautious (high) running estimate

@@ -14,10 +14,11 @@ from .lmcsc import LMCSCEncoder, LMCSCNet
 from .recurrent import RecurrentCoupledNet
 from .srcnn import SRCNN
 from .srfbn import SRFBN
+from .vtsr import VTSRCNN, VTSRDiscriminator
 
-__all__ = ["SRCNN", "SRFBN", "CoISTA", "CSCN", "DJF", "LMCSCNet", "RecurrentCoupledNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "guided_upsample", "box_filter", "build_model", "MODELS"]
+__all__ = ["SRCNN", "SRFBN", "VTSRCNN", "VTSRDiscriminator", "CoISTA", "CSCN", "DJF", "LMCSCNet", "RecurrentCoupledNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "guided_upsample", "box_filter", "build_model", "MODELS"]
 
-MODELS = {"srcnn": SRCNN, "srfbn": SRFBN, "coista": CoISTA, "cscn": CSCN, "djf": DJF, "lmcsc": LMCSCNet, "recurrent": RecurrentCoupledNet, "guided_filter": GuidedFilterUpsampler}
+MODELS = {"srcnn": SRCNN, "srfbn": SRFBN, "vtsrcnn": VTSRCNN, "coista": CoISTA, "cscn": CSCN, "djf": DJF, "lmcsc": LMCSCNet, "recurrent": RecurrentCoupledNet, "guided_filter": GuidedFilterUpsampler}
 
 
 def build_model(name: str, **kwargs):
