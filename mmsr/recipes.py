@@ -12,6 +12,7 @@ from typing import Optional
 
 from .checks import check_scale
 from .data.datasets import cave_pairs, depth_pairs, nir_pairs
+from .data.thermal import vt_pairs
 from .data.patches import PatchSampler
 from .evaluate import evaluate, mean_row
 from .models import DJF, GuidedFilterUpsampler, SRCNN
@@ -192,6 +193,29 @@ def _build_coista(scale, s):
     return CoISTA(scale, guide_channels=1, atoms=s["atoms"], layers=s["layers"])
 
 
+#: VTSRCNN / VTSRGAN (Almasri & Debeir, 2018; :mod:`mmsr.models.vtsr`), the visible-thermal columns of 003's
+#: Table 1, trained with the RGB guide on each table's own training data (``vtsrcnn``: NIR; ``vtsrcnn_vt``: the
+#: registered visible-thermal training pairs, :mod:`mmsr.data.thermal`). Layer sizes are ours (``default``: 32
+#: features, 4 residual blocks; ``full``: 64 and 16, the authors' larger thermal network). VTSRGAN fine-tunes the
+#: committed VTSRCNN of the same data (``generator_init``) with SRGAN's adversarial weight 1e-3.
+VTSRCNN_SETTINGS = {
+    "smoke": {"patches": 128, "patch_size": 32, "steps": 10, "batch_size": 8, "lr": 5e-4, "milestones": (),
+              "val_every": 0, "ckpt_every": 0, "features": 8, "blocks": 1},
+    "default": {"patches": 8000, "patch_size": 48, "steps": 300, "batch_size": 16, "lr": 5e-4, "milestones": (),
+                "val_every": 100, "ckpt_every": 100, "features": 32, "blocks": 4},
+    "full": {"patches": 40000, "patch_size": 64, "steps": 40000, "batch_size": 16, "lr": 2e-4,
+             "milestones": (20000, 30000), "val_every": 2000, "ckpt_every": 2000, "features": 64, "blocks": 16},
+}
+_GAN = {"adversarial_weight": 1e-3, "disc_features": 32}
+VTSRGAN_SETTINGS = {mode: {**s, **_GAN, "lr": s["lr"] / 2} for mode, s in VTSRCNN_SETTINGS.items()}
+
+
+def _build_vtsrcnn(scale, s):
+    from .models.vtsr import VTSRCNN
+
+    return VTSRCNN(scale, features=s["features"], blocks=s["blocks"], guide_channels=3)
+
+
 def _build_recurrent(scale, s):
     from .models.recurrent import RecurrentCoupledNet
 
@@ -233,8 +257,15 @@ TRAINABLE = {"srcnn": (SRCNN_SETTINGS, _build_srcnn, "gray", "nir"),
              "srcnn_cave": (SRCNN_SETTINGS, _build_srcnn, "gray", "cave"),
              "djf_cave": (DJF_SETTINGS, _djf_builder(3), "rgb", "cave"),
              "lmcsc_cave": (LMCSC_SETTINGS, _lmcsc_builder(3), "rgb", "cave"),
-             "recurrent_cave": (RECURRENT_SETTINGS, _build_recurrent, "rgb", "cave")}
-TRAINING_DATA = {"nir": nir_pairs, "depth": depth_pairs, "cave": cave_pairs}
+             "recurrent_cave": (RECURRENT_SETTINGS, _build_recurrent, "rgb", "cave"),
+             "vtsrcnn": (VTSRCNN_SETTINGS, _build_vtsrcnn, "rgb", "nir"),
+             "vtsrgan": (VTSRGAN_SETTINGS, _build_vtsrcnn, "rgb", "nir"),
+             "vtsrcnn_vt": (VTSRCNN_SETTINGS, _build_vtsrcnn, "rgb", "vt"),
+             "vtsrgan_vt": (VTSRGAN_SETTINGS, _build_vtsrcnn, "rgb", "vt"),
+             "djf_vt": (DJF_SETTINGS, _djf_builder(3), "rgb", "vt")}
+TRAINING_DATA = {"nir": nir_pairs, "depth": depth_pairs, "cave": cave_pairs, "vt": vt_pairs}
+#: an adversarially trained model -> the committed model whose weights start its generator
+GAN_GENERATOR_INIT = {"vtsrgan": "vtsrcnn", "vtsrgan_vt": "vtsrcnn_vt"}
 
 
 def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, out_dir=None, seed: int = 0,
@@ -307,8 +338,18 @@ def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, d
     patches = sampler.sample(s["patches"], seed)
     if init_from_pretrained and pretrained_path(name, scale).is_file():
         load_weights(model, pretrained_path(name, scale))
+    discriminator, generator_init = None, None
+    if s.get("adversarial_weight"):
+        from .models.vtsr import VTSRDiscriminator
+
+        discriminator = VTSRDiscriminator(s["disc_features"])
+        init = pretrained_path(GAN_GENERATOR_INIT[name], scale) if name in GAN_GENERATOR_INIT else None
+        if init is not None and init.is_file():  # SRGAN starts from its trained MSE network
+            load_weights(model, init)
+            generator_init = f"mmsr/weights/{init.name}"
     cfg = TrainConfig(steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], lr_milestones=s["milestones"],
-                      val_every=s["val_every"], ckpt_every=s["ckpt_every"], seed=seed, progress=progress)
+                      val_every=s["val_every"], ckpt_every=s["ckpt_every"], seed=seed, progress=progress,
+                      adversarial_weight=float(s.get("adversarial_weight", 0.0)))
 
     def validate(m):
         extra = m.monitor() if hasattr(m, "monitor") else {}
@@ -319,9 +360,10 @@ def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, d
             "train_split": train_split, "train_images": [p.name for p in train],
             "val_images": [p.name for p in val], "settings": s, "init_from_pretrained": init_from_pretrained,
             "degradation": degradation, **({"guide_augment": guide_augment} if guide_augment else {}),
-            **({"landscape_share": landscape_share} if share else {})}
+            **({"landscape_share": landscape_share} if share else {}),
+            **({"generator_init": generator_init} if discriminator is not None else {})}
     return Trainer(model, cfg, patch_batches(patches, cfg.batch_size, seed), validate, out_dir, device,
-                   meta).fit(time_budget=None if deadline is None else deadline - time.monotonic())
+                   meta, discriminator).fit(time_budget=None if deadline is None else deadline - time.monotonic())
 
 
 #: training split -> the validation split that goes with it (landscape training images bring landscape

@@ -128,5 +128,10 @@ def test_committed_weights_load_and_carry_provenance(path):
     assert not set(rec["meta"]["train_images"]) & test_names and not set(rec["meta"]["val_images"]) & test_names
     for key in ("git_commit", "device", "config", "provenance", "train_seconds"):
         assert key in rec
+    if rec["meta"]["data"] == "visible_thermal":  # trained on one camera; every test pair is held out
+        from mmsr.data.thermal import vt_split
+
+        assert all(n.startswith("flir_one_") for n in rec["meta"]["train_images"] + rec["meta"]["val_images"])
+        assert len(rec["meta"]["train_images"]) == sum(vt_split("flir_one", i) == "train" for i in range(30))
     if "weights_file" in rec:   # the record describes these very tensors
         assert rec["weights_file"]["tensors_sha256"] == tensors_digest(read_weights(path)[0])
