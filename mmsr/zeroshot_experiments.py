@@ -4,7 +4,10 @@
 
 * ``table1``: Table 1 of 003 at x4 -- ZSSR and CMSR (zero-shot, per seed), our guided filter and bicubic on
   the 8 EPFL NIR test images and on Shuffled-Middlebury (:func:`mmsr.data.misalign.shuffled_middlebury`);
-  ULB17-VT when the user has it (:func:`mmsr.data.datasets.load_ulb17vt`).
+  ULB17-VT when the user has it (:func:`mmsr.data.datasets.load_ulb17vt`); "VT": our visible-thermal
+  substitute (:mod:`mmsr.data.thermal`: 8 test pairs of three cameras, HR thermal ground truth). The learned
+  guided columns (DeepJF, VTSRCNN, VTSRGAN) use committed weights trained on each row's own training data and,
+  on VT, the registered guide; the zero-shot methods get the raw, misaligned guide, as in the paper.
 * ``deformation``: the Fig. 11 ablation -- no alignment / global registration / + affine / + CPAB / + TPS on
   weakly aligned pairs made from the EPFL *validation* images (never the test images), several runs each.
 * ``alternating``: the Fig. 14 ablation -- PSNR against the alternating-scales probability ``p`` (validation).
@@ -31,6 +34,7 @@ import torch
 
 from .checks import DataNotFoundError
 from .data.datasets import load_epfl_nir, load_ulb17vt
+from .data.thermal import load_visible_thermal
 from .data.misalign import distort, misalign, misalignment_magnitude, random_misalignment, shuffled_middlebury
 from .evaluate import Bicubic, evaluate
 from .recipes import TRAINABLE, guided_filter_model, load_pretrained, pretrained_path, zeroshot_config
@@ -110,7 +114,8 @@ def ablation_summary(records: Sequence[dict], order: Optional[Sequence[str]] = N
 
 # ------------------------------------------------------------------------------------------------ datasets
 def table1_datasets(root=None) -> dict:
-    """``{"NIR": pairs, "SMB": pairs, "U-VT": pairs}`` for what is available under the data root."""
+    """``{"NIR": pairs, "SMB": pairs, "U-VT": pairs, "VT": pairs}`` for what is available under the data root
+    (VT: with the registered guide; :func:`zeroshot_pairs` gives the zero-shot methods their input)."""
     sets = {"NIR": load_epfl_nir("test", root=root)}
     try:
         sets["SMB"] = shuffled_middlebury(root=root)
@@ -120,7 +125,16 @@ def table1_datasets(root=None) -> dict:
         sets["U-VT"] = load_ulb17vt("test", root=root)
     except DataNotFoundError:
         pass
+    try:
+        sets["VT"] = load_visible_thermal("test", root=root)
+    except DataNotFoundError:
+        pass
     return sets
+
+
+def zeroshot_pairs(dataset: str, pairs, root=None) -> list:
+    """The zero-shot methods' input for a Table-1 row: the raw (unregistered) guide on VT, else ``pairs``."""
+    return load_visible_thermal("test", root=root, registered=False) if dataset == "VT" else pairs
 
 
 #: The non-rigid residue of the second Fig. 11 experiment (see :func:`mmsr.data.misalign.distort`): radial
@@ -145,14 +159,24 @@ def _score(method, pairs, guide_mode: str) -> list[dict]:
     return evaluate(method, pairs, SCALE, guide_mode=guide_mode)
 
 
-#: DeepJF's committed weights per Table-1 dataset: trained on NIR training images for NIR, on RGB-D pairs
-#: disjoint from the Middlebury 2005 scenes for Shuffled-Middlebury (both aligned, as DeepJF requires).
-DEEPJF_WEIGHTS = {"NIR": "djf", "SMB": "djf_depth"}
+#: The learned guided columns' committed weights per Table-1 dataset (trained on aligned pairs, as these methods
+#: require): DeepJF on NIR training images for NIR, on RGB-D pairs disjoint from the Middlebury 2005 scenes for
+#: Shuffled-Middlebury, on the registered visible-thermal training pairs for VT; VTSRCNN / VTSRGAN likewise.
+LEARNED_WEIGHTS = {"djf": {"NIR": "djf", "SMB": "djf_depth", "VT": "djf_vt"},
+                   "vtsrcnn": {"NIR": "vtsrcnn", "VT": "vtsrcnn_vt"},
+                   "vtsrgan": {"NIR": "vtsrgan", "VT": "vtsrgan_vt"}}
+DEEPJF_WEIGHTS = LEARNED_WEIGHTS["djf"]
 
 
 def deepjf_for(dataset: str):
     """``(model, guide_mode, provenance)`` of the committed DeepJF for a Table-1 dataset, or ``None``."""
-    name = DEEPJF_WEIGHTS.get(dataset)
+    return learned_for("djf", dataset)
+
+
+def learned_for(method: str, dataset: str):
+    """``(model, guide_mode, provenance)`` of a learned column (:data:`LEARNED_WEIGHTS`) for a Table-1 dataset,
+    or ``None`` without committed weights."""
+    name = LEARNED_WEIGHTS[method].get(dataset)
     path = pretrained_path(name, SCALE) if name else None
     if path is None or not path.is_file():
         return None
@@ -192,9 +216,10 @@ def run_table1(out: Path, mode: str, seeds: Sequence[int], root=None, device=Non
             continue
         pairs = sets[d]
         fixed = [("bicubic", Bicubic(SCALE), "gray", {}), ("guided_filter", guided_filter_model(SCALE), "gray", {})]
-        djf = deepjf_for(d)
-        if djf is not None:
-            fixed.append(("djf", *djf))
+        for learned in LEARNED_WEIGHTS:
+            got = learned_for(learned, d)
+            if got is not None:
+                fixed.append((learned, *got))
         for name, model, gm, extra in fixed:
             if not _done(records, method=name, dataset=d):
                 for row in _score(model, pairs, gm):
@@ -202,10 +227,11 @@ def run_table1(out: Path, mode: str, seeds: Sequence[int], root=None, device=Non
                            **_provenance(torch.device("cpu"), mode)}
                     _append(path, rec)
                     records.append(rec)
+        zs_pairs = zeroshot_pairs(d, pairs, root) if methods else pairs
         for m in methods:
             base, overrides = TABLE1_METHODS[m]
             for seed in seeds:
-                for p in pairs:
+                for p in zs_pairs:
                     if _done(records, method=m, dataset=d, seed=seed, image=p.name):
                         continue
                     if _out_of_time(deadline, f"{m} {d} {p.name} seed {seed}", "table1"):
@@ -321,7 +347,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (table1) / runs (ablations)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--root", default=None, help="data root (default: $MMSR_DATA)")
-    ap.add_argument("--datasets", nargs="+", default=None, help="table1: a subset of NIR SMB U-VT")
+    ap.add_argument("--datasets", nargs="+", default=None, help="table1: a subset of NIR SMB U-VT VT")
     ap.add_argument("--methods", nargs="+", default=["zssr", "cmsr"], choices=sorted(TABLE1_METHODS))
     ap.add_argument("--p", type=float, nargs="+", default=[0.0, 0.1, 0.3, 0.5])
     ap.add_argument("--nonrigid", action="store_true",

@@ -255,8 +255,10 @@ def test_table1_003_labels_reported_values_and_missing_datasets():
     text = table1_003({"CMSR": {"NIR": {"mean": 33.0, "std": 0.2}}})
     reported_block, ours_block = text.split("**Computed here")
     assert "| CMSR | 29.928 | 28.652 | 31.201 |" in reported_block and "NIR (reported)" in reported_block
-    assert "| CMSR | not available | not available | 33.00 ± 0.20 |" in ours_block and "NIR (ours)" in ours_block
-    assert text.count("not available") == 2  # U-VT and SMB
+    assert "| CMSR | not available | not available | not available | 33.00 ± 0.20 |" in ours_block
+    assert "NIR (ours)" in ours_block and "VT (ours; substitute for U-VT)" in ours_block
+    assert "| VT (reported)" not in reported_block  # the substitute has no reported column
+    assert text.count("not available") == 3  # U-VT, VT and SMB
     assert TABLE1_003["psnr"]["NIR"][0] == 28.807
 
 
@@ -280,7 +282,18 @@ def test_table1_methods_and_deepjf_weights(tmp_path):
     assert TABLE1_METHODS["zssr-8x64"] == ("zssr", {"width": 64, "depth": 8})
     with pytest.raises(ValueError, match="unknown Table-1 method"):
         run_table1(tmp_path, "smoke", [0], methods=("nope",))
-    assert deepjf_for("U-VT") is None  # no DeepJF for thermal
+    assert deepjf_for("U-VT") is None  # no DeepJF for ULB17-VT (not available here)
+    from mmsr.recipes import TRAINABLE
+    from mmsr.zeroshot_experiments import LEARNED_WEIGHTS, learned_for
+
+    for method, per_set in LEARNED_WEIGHTS.items():
+        for dataset, name in per_set.items():
+            assert name in TRAINABLE, name
+            got = learned_for(method, dataset)
+            assert (got is None) == (not pretrained_path(name, 4).is_file())
+            if got is not None:  # the guide the model was trained with
+                assert got[1] == TRAINABLE[name][2]
+    assert learned_for("vtsrcnn", "SMB") is None
     for dataset, name, gm in (("NIR", "djf", "rgb"), ("SMB", "djf_depth", "gray")):
         got = deepjf_for(dataset)
         if not pretrained_path(name, 4).is_file():
