@@ -272,7 +272,7 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
                 device=None, init_from_pretrained: bool = False, progress: bool = True,
                 train_split: str = "train-minus-val", time_budget: Optional[float] = None,
                 degradation: str = "bicubic", guide_augment: float = 0.0, landscape_share: Optional[float] = None,
-                **overrides) -> TrainResult:
+                init_from=None, **overrides) -> TrainResult:
     """Train model ``name`` on its training data (see :data:`TRAINABLE`; the embedded default without a data
     root) with the settings of ``mode``.
 
@@ -282,7 +282,8 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     the run's record). ``guide_augment``: the share of training patches whose guide is made to disagree with the
     target (:func:`mmsr.data.patches.disagreeing_guide`; 0 = none; recorded). ``landscape_share``: with
     ``train_split="train+country"``, the share of training patches drawn from the landscapes (default: in
-    proportion to image area; recorded when set). ``time_budget`` (seconds): stop
+    proportion to image area; recorded when set). ``init_from``: a weights file of the same architecture to start
+    from (checked before any data is loaded; recorded with its digest). ``time_budget`` (seconds): stop
     with a checkpoint before it runs out; the same call resumes (:meth:`~mmsr.training.Trainer.fit`). A busy,
     read-only or full ``out_dir`` is refused before any data is loaded.
     """
@@ -306,6 +307,15 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     s = {**settings[mode], **overrides}
     deadline = None if time_budget is None else time.monotonic() + float(time_budget)  # counts data loading too
     model = build(scale, s)
+    start = None
+    if init_from is not None:
+        from .storage import read_weights, tensors_digest
+
+        if not Path(init_from).is_file():
+            raise FileNotFoundError(f"--init-from: no weights file {init_from}")
+        # another architecture is refused before any data is loaded; another scale is not (same tensors)
+        load_weights(model, init_from, any_scale=True)
+        start = {"file": str(init_from), "tensors_sha256": tensors_digest(read_weights(init_from)[0])}
     lock = None
     if out_dir is not None and int(os.environ.get("RANK", "0")) == 0:
         # refuse a busy, read-only or full output folder before the (slow) data loading and patch sampling
@@ -319,7 +329,7 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     try:
         return _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, device,
                       init_from_pretrained, progress, train_split, deadline, degradation, guide_augment,
-                      landscape_share)
+                      landscape_share, start)
     finally:
         if lock is not None:
             lock.release()
@@ -327,7 +337,7 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
 
 def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, device, init_from_pretrained,
            progress, train_split, deadline, degradation="bicubic", guide_augment=0.0,
-           landscape_share=None) -> TrainResult:
+           landscape_share=None, start=None) -> TrainResult:
     train, source = TRAINING_DATA[data](train_split, root)
     val, _ = TRAINING_DATA[data](validation_split(train_split), root)
     # the embedded default has no landscapes: there the share cannot apply (smoke runs still work)
@@ -361,7 +371,8 @@ def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, d
             "val_images": [p.name for p in val], "settings": s, "init_from_pretrained": init_from_pretrained,
             "degradation": degradation, **({"guide_augment": guide_augment} if guide_augment else {}),
             **({"landscape_share": landscape_share} if share else {}),
-            **({"generator_init": generator_init} if discriminator is not None else {})}
+            **({"generator_init": generator_init} if discriminator is not None else {}),
+            **({"init_from": start} if start is not None else {})}
     return Trainer(model, cfg, patch_batches(patches, cfg.batch_size, seed), validate, out_dir, device,
                    meta, discriminator).fit(time_budget=None if deadline is None else deadline - time.monotonic())
 

@@ -58,6 +58,9 @@ def main(argv=None) -> int:
     ap.add_argument("--landscape-share", type=float, default=None, metavar="Q",
                     help="with --train-split train+country: the share of training patches drawn from the landscapes "
                          "(default: in proportion to image area, about 0.56)")
+    ap.add_argument("--init-from", default=None, metavar="WEIGHTS",
+                    help="start from these weights (an mmsr .safetensors of the same architecture, e.g. the x4 "
+                         "weights for an x8 run of a model that works on the HR grid); recorded with their digest")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     overrides = parse_overrides(args.set)
@@ -68,7 +71,8 @@ def main(argv=None) -> int:
     result = train_model(args.model, args.scale, args.mode, root=args.data_root, out_dir=args.out, seed=args.seed,
                          device=args.device, progress=not args.no_progress, time_budget=args.time_budget,
                          degradation=args.degradation, guide_augment=args.guide_augment,
-                         train_split=args.train_split, landscape_share=args.landscape_share, **overrides)
+                         train_split=args.train_split, landscape_share=args.landscape_share,
+                         init_from=args.init_from, **overrides)
     if not result.record:
         print(f"stopped before the time budget at step {result.stopped_at}; checkpoint in {args.out}; "
               f"re-run the same command to continue")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import platform
 import subprocess
 import time
@@ -99,8 +100,17 @@ def model_signature(model: nn.Module) -> dict:
             "tensors": {k: list(v.shape) for k, v in m.state_dict().items()}}
 
 
-def check_signature(saved: dict, model: nn.Module, path) -> None:
+def _without_scale(extra: str) -> str:
+    return re.sub(r"(^|, )scale=\d+", "", extra or "")
+
+
+def check_signature(saved: dict, model: nn.Module, path, any_scale: bool = False) -> None:
+    """Refuse weights written for another model. ``any_scale``: a different ``scale=`` in the configuration is
+    accepted (models that work on the HR grid, e.g. LMCSC, can start an x8 run from x4 weights)."""
     now = model_signature(model)
+    if any_scale:
+        saved = {**saved, "extra": _without_scale(saved.get("extra"))}
+        now = {**now, "extra": _without_scale(now["extra"])}
     if saved != now:
         diffs = []
         if saved.get("class") != now["class"]:
@@ -116,11 +126,12 @@ def check_signature(saved: dict, model: nn.Module, path) -> None:
         raise CheckpointMismatchError(f"checkpoint {path} was written for a different model ({'; '.join(diffs)})")
 
 
-def load_weights(model: nn.Module, path, map_location="cpu") -> nn.Module:
-    """Load ``.safetensors`` weights written by the trainer, checking the model signature. Nothing is unpickled:
-    any other file is refused (:class:`~mmsr.storage.UnsafeFileError`)."""
+def load_weights(model: nn.Module, path, map_location="cpu", any_scale: bool = False) -> nn.Module:
+    """Load ``.safetensors`` weights written by the trainer, checking the model signature (``any_scale``: see
+    :func:`check_signature`). Nothing is unpickled: any other file is refused
+    (:class:`~mmsr.storage.UnsafeFileError`)."""
     state, signature = storage.read_weights(path)
-    check_signature(signature, model, path)
+    check_signature(signature, model, path, any_scale)
     model.load_state_dict(state)
     return model.to(map_location) if map_location is not None else model
 

@@ -192,3 +192,26 @@ def test_training_split_brings_its_validation_split_and_bad_splits_are_refused_b
     # without a data root the mixed split falls back to its urban part (smoke runs work anywhere)
     res = train_model("srcnn", 2, "smoke", progress=False, steps=2, train_split="train+country")
     assert res.record["meta"]["train_split"] == "train+country" and res.record["meta"]["data"] == "embedded"
+
+
+def test_init_from_weights_of_another_scale_is_recorded_and_wrong_files_refused(tmp_path):
+    from mmsr.storage import read_weights, tensors_digest
+    from mmsr.train import main
+
+    x2 = tmp_path / "x2"
+    assert main(["lmcsc", "--scale", "2", "--mode", "smoke", "--out", str(x2), "--no-progress", "--steps", "2"]) == 0
+    w2 = x2 / "weights.safetensors"
+    x4 = tmp_path / "x4"
+    # LMCSC works on the HR grid: x2 weights start an x4 run (only the scale differs)
+    assert main(["lmcsc", "--scale", "4", "--mode", "smoke", "--out", str(x4), "--no-progress", "--steps", "0",
+                 "--init-from", str(w2)]) == 0
+    rec = json.loads((x4 / "record.json").read_text())
+    assert rec["meta"]["init_from"]["tensors_sha256"] == tensors_digest(read_weights(w2)[0])
+    start, _ = read_weights(x4 / "weights.safetensors")   # zero steps: the weights are the x2 ones
+    for k, v in read_weights(w2)[0].items():
+        assert torch.equal(start[k], v), k
+    with pytest.raises(FileNotFoundError, match="no weights file"):
+        main(["lmcsc", "--scale", "4", "--mode", "smoke", "--out", str(tmp_path / "a"), "--init-from", "nope.safetensors"])
+    with pytest.raises(CheckpointMismatchError, match="different model"):
+        main(["srcnn", "--scale", "4", "--mode", "smoke", "--out", str(tmp_path / "b"), "--init-from", str(w2)])
+    assert not (tmp_path / "a").exists() or not any((tmp_path / "a").glob("checkpoint-*"))
