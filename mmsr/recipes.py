@@ -210,10 +210,12 @@ _GAN = {"adversarial_weight": 1e-3, "disc_features": 32}
 VTSRGAN_SETTINGS = {mode: {**s, **_GAN, "lr": s["lr"] / 2} for mode, s in VTSRCNN_SETTINGS.items()}
 
 
-def _build_vtsrcnn(scale, s):
-    from .models.vtsr import VTSRCNN
+def _vtsrcnn_builder(guide_channels: int):
+    def build(scale, s):
+        from .models.vtsr import VTSRCNN
 
-    return VTSRCNN(scale, features=s["features"], blocks=s["blocks"], guide_channels=3)
+        return VTSRCNN(scale, features=s["features"], blocks=s["blocks"], guide_channels=guide_channels)
+    return build
 
 
 def _build_recurrent(scale, s):
@@ -258,14 +260,17 @@ TRAINABLE = {"srcnn": (SRCNN_SETTINGS, _build_srcnn, "gray", "nir"),
              "djf_cave": (DJF_SETTINGS, _djf_builder(3), "rgb", "cave"),
              "lmcsc_cave": (LMCSC_SETTINGS, _lmcsc_builder(3), "rgb", "cave"),
              "recurrent_cave": (RECURRENT_SETTINGS, _build_recurrent, "rgb", "cave"),
-             "vtsrcnn": (VTSRCNN_SETTINGS, _build_vtsrcnn, "rgb", "nir"),
-             "vtsrgan": (VTSRGAN_SETTINGS, _build_vtsrcnn, "rgb", "nir"),
-             "vtsrcnn_vt": (VTSRCNN_SETTINGS, _build_vtsrcnn, "rgb", "vt"),
-             "vtsrgan_vt": (VTSRGAN_SETTINGS, _build_vtsrcnn, "rgb", "vt"),
+             "vtsrcnn": (VTSRCNN_SETTINGS, _vtsrcnn_builder(3), "rgb", "nir"),
+             "vtsrgan": (VTSRGAN_SETTINGS, _vtsrcnn_builder(3), "rgb", "nir"),
+             "vtsrcnn_vt": (VTSRCNN_SETTINGS, _vtsrcnn_builder(3), "rgb", "vt"),
+             "vtsrgan_vt": (VTSRGAN_SETTINGS, _vtsrcnn_builder(3), "rgb", "vt"),
+             # as the depth DJF: luminance guide (the depth sets mix colour and grey guides)
+             "vtsrcnn_depth": (VTSRCNN_SETTINGS, _vtsrcnn_builder(1), "gray", "depth"),
+             "vtsrgan_depth": (VTSRGAN_SETTINGS, _vtsrcnn_builder(1), "gray", "depth"),
              "djf_vt": (DJF_SETTINGS, _djf_builder(3), "rgb", "vt")}
 TRAINING_DATA = {"nir": nir_pairs, "depth": depth_pairs, "cave": cave_pairs, "vt": vt_pairs}
 #: an adversarially trained model -> the committed model whose weights start its generator
-GAN_GENERATOR_INIT = {"vtsrgan": "vtsrcnn", "vtsrgan_vt": "vtsrcnn_vt"}
+GAN_GENERATOR_INIT = {"vtsrgan": "vtsrcnn", "vtsrgan_vt": "vtsrcnn_vt", "vtsrgan_depth": "vtsrcnn_depth"}
 
 
 def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, out_dir=None, seed: int = 0,

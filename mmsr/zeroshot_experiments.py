@@ -163,8 +163,8 @@ def _score(method, pairs, guide_mode: str) -> list[dict]:
 #: require): DeepJF on NIR training images for NIR, on RGB-D pairs disjoint from the Middlebury 2005 scenes for
 #: Shuffled-Middlebury, on the registered visible-thermal training pairs for VT; VTSRCNN / VTSRGAN likewise.
 LEARNED_WEIGHTS = {"djf": {"NIR": "djf", "SMB": "djf_depth", "VT": "djf_vt"},
-                   "vtsrcnn": {"NIR": "vtsrcnn", "VT": "vtsrcnn_vt"},
-                   "vtsrgan": {"NIR": "vtsrgan", "VT": "vtsrgan_vt"}}
+                   "vtsrcnn": {"NIR": "vtsrcnn", "VT": "vtsrcnn_vt", "SMB": "vtsrcnn_depth"},
+                   "vtsrgan": {"NIR": "vtsrgan", "VT": "vtsrgan_vt", "SMB": "vtsrgan_depth"}}
 DEEPJF_WEIGHTS = LEARNED_WEIGHTS["djf"]
 
 

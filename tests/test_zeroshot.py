@@ -293,7 +293,7 @@ def test_table1_methods_and_deepjf_weights(tmp_path):
             assert (got is None) == (not pretrained_path(name, 4).is_file())
             if got is not None:  # the guide the model was trained with
                 assert got[1] == TRAINABLE[name][2]
-    assert learned_for("vtsrcnn", "SMB") is None
+    assert learned_for("vtsrcnn", "U-VT") is None
     for dataset, name, gm in (("NIR", "djf", "rgb"), ("SMB", "djf_depth", "gray")):
         got = deepjf_for(dataset)
         if not pretrained_path(name, 4).is_file():
