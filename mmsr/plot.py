@@ -5,6 +5,7 @@ wide) keeps its titles readable (:func:`title_px` is the height a title ends up 
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -237,7 +238,9 @@ def per_image_gains(records: Sequence[dict], scale: int, methods: Sequence[str],
 def training_curves(records: dict, scale: int, ax=None):
     """Validation PSNR against training minutes, one curve per training record (``name -> record`` as the
     committed ``mmsr/weights/*.json``); minutes are ``step / steps * train_seconds / 60`` (constant speed assumed
-    within a run). Returns the axes."""
+    within a run). A run that started from other weights (``meta["init_from"]``, ``meta["generator_init"]``) is
+    dashed and its label names the start: its minutes do not count the run that made those weights.
+    Returns the axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -247,8 +250,10 @@ def training_curves(records: dict, scale: int, ax=None):
             continue
         per_step = r["train_seconds"] / 60.0 / r["steps"]
         steps = [h["step"] for h in r["history"]]
-        ax.plot([s * per_step for s in steps], [h["val_psnr"] for h in r["history"]], "o-",
-                label=f"{name} ({r['parameters']:,} parameters)")
+        start = r["meta"].get("init_from") or r["meta"].get("generator_init")
+        start = Path(start["file"] if isinstance(start, dict) else start).stem if start else None
+        ax.plot([s * per_step for s in steps], [h["val_psnr"] for h in r["history"]], "o--" if start else "o-",
+                label=f"{name} ({r['parameters']:,} parameters" + (f"; from {start})" if start else ")"))
     ax.set_xlabel("training minutes (one CPU thread, shared machine)")
     ax.set_ylabel("validation PSNR (dB)")
     ax.set_title(f"x{scale}: validation PSNR against training time, computed in training", fontsize=TITLE_PT)

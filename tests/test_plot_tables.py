@@ -112,6 +112,11 @@ def test_training_curves_and_psnr_at_equal_minutes():
     assert len(ax.lines) == 1 and list(ax.lines[0].get_xdata()) == [5.0, 10.0]
     assert plot.psnr_at_minutes(rec, 7.5) == pytest.approx(31.0)
     assert np.isnan(plot.psnr_at_minutes(rec, 11.0)) and np.isnan(plot.psnr_at_minutes(rec, 1.0))
+    started = {**rec, "meta": {"scale": 4, "init_from": {"file": "mmsr/weights/lmcsc_cave_x4.safetensors"}}}
+    ax = plot.training_curves({"a": rec, "c": started}, 4)
+    labels = [ln.get_label() for ln in ax.lines]
+    assert "from lmcsc_cave_x4" in labels[1] and "from" not in labels[0]
+    assert ax.lines[1].get_linestyle() == "--" and ax.lines[0].get_linestyle() == "-"
     matplotlib.pyplot.close("all")
 
 
