@@ -490,17 +490,16 @@ def load_thermal_visible(subset: str = "cats", scale: int = 4, root=None) -> lis
     rgb_dir = base / f"{scale}x" / "rgb"
     if not lr_dirs or not rgb_dir.is_dir():
         raise DataNotFoundError(f"{base} lacks ther_*/ or {scale}x/rgb/; {THERMAL_HINT}")
-    rgb_files = sorted(rgb_dir.iterdir())
+    from .thermal import matching_visible
+
     out = []
     for f in sorted(lr_dirs[0].iterdir()):
-        # the visible file of a pair shares the thermal file's name up to the camera word
-        stem = f.stem.replace("_left_thermal", "").replace("_thermal", "")
-        match = [g for g in rgb_files if g.stem.replace("_right_color", "").replace("_thermal", "") == stem]
-        if not match:
+        match = matching_visible(f, rgb_dir)
+        if match is None:
             continue
         lr = read_image(f, hint=THERMAL_HINT)
         lr = lr[..., 0] if lr.ndim == 3 else lr
-        guide = read_image(match[0], hint=THERMAL_HINT)
+        guide = read_image(match, hint=THERMAL_HINT)
         if guide.shape[:2] == (lr.shape[0] * scale, lr.shape[1] * scale):
             out.append({"name": f.stem, "lr": lr, "guide": guide, "subset": subset})
     if not out:

@@ -58,13 +58,22 @@ def _vt_base(root) -> Path:
     return base
 
 
-def _visible_for(thermal: Path) -> Path:
-    rgb_dir = thermal.parent.parent / "rgb"
+def matching_visible(thermal: Path, rgb_dir: Path) -> Optional[Path]:
+    """The visible image in ``rgb_dir`` of a thermal file: names agree up to the camera word (CATS:
+    ``_left_thermal`` / ``_right_color``; FLIR One: ``_thermal`` in both), ``None`` without one."""
     stem = thermal.stem.replace("_left_thermal", "").replace("_thermal", "")
     for g in sorted(rgb_dir.iterdir()) if rgb_dir.is_dir() else []:
         if g.stem.replace("_right_color", "").replace("_thermal", "") == stem:
             return g
-    raise DataNotFoundError(f"no visible image for {thermal} in {rgb_dir}; {VT_HINT}")
+    return None
+
+
+def _visible_for(thermal: Path) -> Path:
+    rgb_dir = thermal.parent.parent / "rgb"
+    found = matching_visible(thermal, rgb_dir)
+    if found is None:
+        raise DataNotFoundError(f"no visible image for {thermal} in {rgb_dir}; {VT_HINT}")
+    return found
 
 
 def vt_split(subset: str, index: int) -> str:
