@@ -18,7 +18,7 @@ from .evaluate import evaluate, mean_row
 from .models import DJF, GuidedFilterUpsampler, SRCNN
 from .runtime import get_mode
 from .storage import KEEP_CHECKPOINTS, RunLock, preflight
-from .training import TrainConfig, Trainer, TrainResult, load_weights, patch_batches
+from .training import TrainConfig, Trainer, TrainResult, load_weights, load_weights_across_scales, patch_batches
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -288,7 +288,8 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     target (:func:`mmsr.data.patches.disagreeing_guide`; 0 = none; recorded). ``landscape_share``: with
     ``train_split="train+country"``, the share of training patches drawn from the landscapes (default: in
     proportion to image area; recorded when set). ``init_from``: a weights file of the same architecture to start
-    from (checked before any data is loaded; recorded with its digest). ``time_budget`` (seconds): stop
+    from, possibly written at another scale (checked before any data is loaded; recorded with its digest; tensors
+    whose shape depends on the scale keep their initialisation and are listed in the record). ``time_budget`` (seconds): stop
     with a checkpoint before it runs out; the same call resumes (:meth:`~mmsr.training.Trainer.fit`). A busy,
     read-only or full ``out_dir`` is refused before any data is loaded.
     """
@@ -318,9 +319,11 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
 
         if not Path(init_from).is_file():
             raise FileNotFoundError(f"--init-from: no weights file {init_from}")
-        # another architecture is refused before any data is loaded; another scale is not (same tensors)
-        load_weights(model, init_from, any_scale=True)
-        start = {"file": str(init_from), "tensors_sha256": tensors_digest(read_weights(init_from)[0])}
+        # another architecture is refused before any data is loaded; another scale is not: tensors whose shape
+        # depends on the scale keep this model's initialisation, and are named in the record
+        kept = load_weights_across_scales(model, init_from, lambda k: build(k, s))
+        start = {"file": str(init_from), "tensors_sha256": tensors_digest(read_weights(init_from)[0]),
+                 **({"kept_initialised": kept} if kept else {})}
     lock = None
     if out_dir is not None and int(os.environ.get("RANK", "0")) == 0:
         # refuse a busy, read-only or full output folder before the (slow) data loading and patch sampling

@@ -60,7 +60,8 @@ def main(argv=None) -> int:
                          "(default: in proportion to image area, about 0.56)")
     ap.add_argument("--init-from", default=None, metavar="WEIGHTS",
                     help="start from these weights (an mmsr .safetensors of the same architecture, e.g. the x4 "
-                         "weights for an x8 run of a model that works on the HR grid); recorded with their digest")
+                         "weights for an x8 run); tensors whose shape depends on the scale keep their initialisation; "
+                         "recorded with their digest")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     overrides = parse_overrides(args.set)

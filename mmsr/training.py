@@ -126,6 +126,28 @@ def check_signature(saved: dict, model: nn.Module, path, any_scale: bool = False
         raise CheckpointMismatchError(f"checkpoint {path} was written for a different model ({'; '.join(diffs)})")
 
 
+def load_weights_across_scales(model: nn.Module, path, build_at: Callable[[int], nn.Module]) -> list:
+    """Start ``model`` from weights written for the same architecture at another scale. ``build_at(scale)``
+    builds this architecture, with the same settings, at a given scale: the file must match it exactly at the
+    scale it was written for (another class, size or configuration is refused,
+    :class:`CheckpointMismatchError`). Tensors of the same shape are copied; tensors whose shape depends on the
+    scale (e.g. the recurrent network's up/down projections, kernel ``2 * scale``) keep ``model``'s own
+    initialisation for its scale. Returns the names of those kept tensors."""
+    state, signature = storage.read_weights(path)
+    found = re.search(r"(?:^|, )scale=(\d+)", signature.get("extra") or "")
+    if found is None:
+        check_signature(signature, model, path)  # no scale in the file: it must fit as it is
+        saved_scale = None
+    else:
+        saved_scale = int(found.group(1))
+        check_signature(signature, build_at(saved_scale), path)
+    now = model_signature(model)["tensors"]
+    kept = sorted(k for k, shape in now.items() if signature["tensors"][k] != shape)
+    own = model.state_dict()
+    model.load_state_dict({k: (own[k] if k in kept else v) for k, v in state.items()})
+    return kept
+
+
 def load_weights(model: nn.Module, path, map_location="cpu", any_scale: bool = False) -> nn.Module:
     """Load ``.safetensors`` weights written by the trainer, checking the model signature (``any_scale``: see
     :func:`check_signature`). Nothing is unpickled: any other file is refused

@@ -215,3 +215,40 @@ def test_init_from_weights_of_another_scale_is_recorded_and_wrong_files_refused(
     with pytest.raises(CheckpointMismatchError, match="different model"):
         main(["srcnn", "--scale", "4", "--mode", "smoke", "--out", str(tmp_path / "b"), "--init-from", str(w2)])
     assert not (tmp_path / "a").exists() or not any((tmp_path / "a").glob("checkpoint-*"))
+
+
+def test_init_from_another_scale_keeps_scale_shaped_tensors_initialised(tmp_path):
+    """The recurrent network's up/down projections have kernel 2 * scale: an x4 -> x8 start copies every other
+    tensor, keeps those at the x8 model's own initialisation, and names them in the record."""
+    from mmsr.storage import read_weights
+    from mmsr.train import main
+    from mmsr.training import load_weights_across_scales
+
+    x4 = tmp_path / "x4"
+    assert main(["recurrent", "--scale", "4", "--mode", "smoke", "--out", str(x4), "--no-progress", "--steps", "2"]) == 0
+    w4 = x4 / "weights.safetensors"
+    x8 = tmp_path / "x8"
+    assert main(["recurrent", "--scale", "8", "--mode", "smoke", "--out", str(x8), "--no-progress", "--steps", "0",
+                 "--init-from", str(w4)]) == 0
+    rec = json.loads((x8 / "record.json").read_text())
+    assert rec["meta"]["init_from"]["kept_initialised"] == ["down.weight", "skip.weight", "up.weight"]
+    start, _ = read_weights(x8 / "weights.safetensors")
+    old, _ = read_weights(w4)
+    for k, v in old.items():
+        if k in ("down.weight", "skip.weight", "up.weight"):
+            assert start[k].shape[-1] == 16 and v.shape[-1] == 8
+        else:
+            assert torch.equal(start[k], v), k
+    # the x8 skip keeps its own bilinear start: it is not the trained x4 kernel nor zero
+    assert start["skip.weight"].abs().sum() > 0
+    # same scale: nothing is kept back
+    from mmsr import recipes
+    m = recipes._build_recurrent(4, dict(recipes.RECURRENT_SETTINGS["smoke"]))
+    build = lambda k, **kw: recipes._build_recurrent(k, {**recipes.RECURRENT_SETTINGS["smoke"], **kw})  # noqa: E731
+    assert load_weights_across_scales(build(4), w4, build) == []
+    # another size (more atoms) is refused with the differences named, although the tensor names agree
+    with pytest.raises(CheckpointMismatchError, match="different model"):
+        load_weights_across_scales(build(8, atoms=12), w4, lambda k: build(k, atoms=12))
+    with pytest.raises(CheckpointMismatchError, match="different model"):
+        main(["recurrent", "--scale", "8", "--mode", "smoke", "--out", str(tmp_path / "c"), "--no-progress",
+              "--set", "atoms=12", "--init-from", str(w4)])
