@@ -57,6 +57,90 @@ def run_method(run_dir) -> tuple:
         str(run_dir)
 
 
+#: the gate settings tried on the validation images (:func:`select_gate`): box window (LR pixels), power, and
+#: whether a guide with reversed contrast is distrusted (``signed``)
+GATE_GRID = tuple({"window": w, "power": p, "signed": sg} for w in (5, 9, 15) for p in (1.0, 2.0, 4.0)
+                  for sg in (True, False))
+
+
+def gate_key(setting: dict) -> str:
+    return f"window={setting['window']},power={setting['power']:g},signed={setting['signed']}"
+
+
+def select_gate(name: str, scale: int, root=None, out: Path = DEFAULT_OUT, device=None) -> tuple[dict, list]:
+    """Choose the :class:`~mmsr.models.gated.GuideGatedSR` setting of the committed guided model ``name`` at
+    ``scale`` on the validation images only (``val+country``: the 3 urban validation images and the 6 landscape
+    validation images; never a test or held-out image). Every setting of :data:`GATE_GRID` is scored image by
+    image (records in ``gate_select_x<S>.jsonl``, resumable). Rule, fixed before looking at any result: among
+    the settings whose landscape mean is at least SRCNN's, the highest mean over all 9 images; if none, the
+    highest landscape mean (without landscape images: the highest mean). Returns ``(setting, records)``."""
+    from .models.gated import guide_agreement, trust_map
+    from .evaluate import prepare_inputs
+    from .degrade import modcrop
+    from .metrics import psnr, quantize
+
+    device = device or torch.device("cpu")
+    path = Path(out) / f"gate_select_x{scale}.jsonl"
+    records = read_records(path)
+    guided, gmode, source = committed_methods(scale)[name]
+    single, _, single_source = committed_methods(scale)["srcnn"]
+    pairs = load_epfl_nir("val+country", root)
+    for p in pairs:
+        if all(_done(records, method=name, image=p.name, source=source, gate=gate_key(g)) for g in GATE_GRID):
+            continue
+        lr, g, _ = prepare_inputs(p, scale, gmode)
+        lr, g = lr.to(device), g.to(device)
+        with torch.no_grad():
+            yg, ys = guided.eval()(lr, g), single.eval()(lr, g)
+            ref = modcrop(p.target, scale)
+            score = lambda y: psnr(quantize(y.double().cpu().numpy()[0, 0] * p.peak, p.bit_depth), ref, peak=p.peak)
+            base = {"experiment": "gate_select", "method": name, "scale": scale, "image": p.name,
+                    "set": "country-val" if p.name.startswith("country") else "val", "source": source,
+                    "single": single_source, "psnr_guided": score(yg), "psnr_single": score(ys)}
+            agree = {w: guide_agreement(lr, g, scale, w) for w in {s["window"] for s in GATE_GRID}}
+            for st in GATE_GRID:
+                w = trust_map(agree[st["window"]], scale, st["power"], st["signed"])
+                rec = {**base, "gate": gate_key(st), **st, "psnr": score(w * yg + (1 - w) * ys),
+                       "protocol": PROTOCOL, **_provenance(device, "n/a")}
+                _append(path, rec)
+                records.append(rec)
+    return choose_gate(records, name, scale, source), records
+
+
+def choose_gate(records, name: str, scale: int, source: Optional[str] = None) -> dict:
+    """The rule of :func:`select_gate` applied to its records."""
+    rows = [r for r in records if r["method"] == name and r["scale"] == scale
+            and (source is None or r["source"] == source)]
+    if not rows:
+        raise ValueError(f"no gate-selection records for {name} x{scale}")
+    by = {}
+    for r in rows:
+        by.setdefault(r["gate"], []).append(r)
+    land = [r["psnr_single"] for r in by[next(iter(by))] if r["set"] == "country-val"]
+    if not land:  # no landscape among the validation images (e.g. a small data pack): the best mean
+        best = max(by, key=lambda k: np.mean([r["psnr"] for r in by[k]]))
+        r = by[best][0]
+        return {"window": r["window"], "power": r["power"], "signed": r["signed"]}
+    single_land = np.mean(land)
+    stats = {k: (np.mean([r["psnr"] for r in v if r["set"] == "country-val"]), np.mean([r["psnr"] for r in v]))
+             for k, v in by.items()}
+    ok = [k for k, (land_mean, _) in stats.items() if land_mean >= single_land]
+    best = max(ok, key=lambda k: stats[k][1]) if ok else max(stats, key=lambda k: stats[k][0])
+    r = by[best][0]
+    return {"window": r["window"], "power": r["power"], "signed": r["signed"]}
+
+
+def gated_method(name: str, scale: int, setting: dict) -> tuple:
+    """``(model, guide_mode, source)`` of the committed guided model ``name`` gated with the committed SRCNN."""
+    from .models.gated import GuideGatedSR
+
+    methods = committed_methods(scale)
+    guided, gmode, source = methods[name]
+    single, _, single_source = methods["srcnn"]
+    return (GuideGatedSR(guided, single, scale, **setting), gmode,
+            f"{source} gated with {single_source} ({gate_key(setting)})")
+
+
 def trained_on_country(source: str) -> bool:
     """Whether the run folder ``source`` trained on landscapes (its record's training split names ``country``);
     such a model is scored on the held-out half only (:func:`~mmsr.data.datasets.country_part`)."""
@@ -156,9 +240,24 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--run", action="append", default=[], metavar="NAME=DIR", help="also score a run folder")
     ap.add_argument("--only-runs", action="store_true", help="score only the --run folders (and bicubic, SRCNN)")
+    ap.add_argument("--gate", nargs="+", default=[], metavar="MODEL",
+                    help="also score these committed guided models gated with SRCNN where the guide disagrees "
+                         "(mmsr.models.gated; the setting is chosen on the validation images first)")
     ap.add_argument("--device", default=None)
     a = ap.parse_args(argv)
+    unknown = [m for m in a.gate if m not in GUIDED]
+    if unknown:
+        raise SystemExit(f"--gate: unknown guided model(s) {unknown}; expected some of {list(GUIDED)}")
     methods = committed_methods(a.scale)
+    missing = [m for m in a.gate if m not in methods]
+    if missing:
+        raise SystemExit(f"--gate: no committed x{a.scale} weights for {missing}")
+    device = try_gpu(a.device) if a.device else torch.device("cpu")
+    for m in a.gate:
+        setting, _ = select_gate(m, a.scale, a.root, a.out, device)
+        print(f"[guidance x{a.scale}] {m}+gate: {gate_key(setting)} (chosen on the validation images)",
+              file=sys.stderr)
+        methods[f"{m}+gate"] = gated_method(m, a.scale, setting)
     if a.only_runs:
         methods = {k: v for k, v in methods.items() if k in ("bicubic", "srcnn")}
     for item in a.run:
@@ -166,7 +265,7 @@ def main(argv=None) -> int:
         if not folder:
             raise SystemExit(f"--run expects NAME=DIR, got {item!r}")
         methods[name] = run_method(folder)
-    recs = run(a.scale, a.root, a.out, methods, try_gpu(a.device) if a.device else torch.device("cpu"))
+    recs = run(a.scale, a.root, a.out, methods, device)
     print(json.dumps(summary(recs, a.scale), indent=1))
     return 0
 

@@ -81,3 +81,51 @@ def test_bar_check_fails_on_each_of_its_three_conditions():
     assert not bar_check(summ(0.1, 0.85, 34.9), "m", "ref")["met"]        # below bicubic too often
     assert not bar_check(summ(0.1, 0.95, 34.7), "m", "ref")["met"]        # lost 0.3 dB on the test images
     assert bar_check(summ(0.1, 0.95, 34.7), "m", "ref")["d_test"] == pytest.approx(-0.3)
+
+
+def _gate_rec(gate, image, st, psnr, single):
+    w, p, sg = gate
+    return {"method": "djf", "scale": 4, "source": "s", "gate": f"window={w},power={p:g},signed={sg}", "window": w,
+            "power": p, "signed": sg, "image": image, "set": st, "psnr": psnr, "psnr_single": single}
+
+
+def test_choose_gate_prefers_the_best_mean_among_settings_not_below_srcnn_on_landscapes():
+    from mmsr.guidance_check import choose_gate
+
+    a, b, c = (5, 1.0, True), (9, 2.0, False), (15, 4.0, True)
+    recs = []
+    # a: best overall mean but below SRCNN (30.0) on the landscape image; b: not below; c: not below, lower mean
+    for gate, urban, land in ((a, 40.0, 29.9), (b, 36.0, 30.1), (c, 35.0, 30.5)):
+        recs += [_gate_rec(gate, "train_1", "val", urban, 33.0), _gate_rec(gate, "country_0000", "country-val", land, 30.0)]
+    assert choose_gate(recs, "djf", 4) == {"window": 9, "power": 2.0, "signed": False}
+    # none reaches SRCNN on landscapes: the best landscape mean
+    low = [{**r, "psnr": r["psnr"] - 1} if r["set"] == "country-val" else r for r in recs]
+    assert choose_gate(low, "djf", 4) == {"window": 15, "power": 4.0, "signed": True}
+    with pytest.raises(ValueError, match="no gate-selection records"):
+        choose_gate(recs, "lmcsc", 4)
+
+
+def test_select_gate_scores_every_setting_on_validation_images_only_and_resumes(tmp_path, monkeypatch):
+    import mmsr.guidance_check as gc
+    from test_portability import embedded_pack
+
+    embedded_pack(tmp_path / "data")
+    monkeypatch.setattr(gc, "committed_methods", lambda scale: {
+        "djf": (Worse(), "rgb", "guided"), "srcnn": (Bicubic(2), "gray", "single")})
+    setting, recs = gc.select_gate("djf", 2, tmp_path / "data", tmp_path / "out")
+    images = {r["image"] for r in recs}
+    test_names = {p.name for p in gc.load_epfl_nir("test", tmp_path / "data")}
+    assert images and not images & test_names and {r["set"] for r in recs} <= {"val", "country-val"}
+    assert len(recs) == len(gc.GATE_GRID) * len(images)
+    # the gated blend lies between its two estimates (Worse is bicubic minus a constant)
+    assert all(min(r["psnr_guided"], r["psnr_single"]) - 1e-6 <= r["psnr"] <= max(r["psnr_guided"], r["psnr_single"]) + 1e-6
+               for r in recs)
+    assert setting in [dict(g) for g in gc.GATE_GRID]
+    assert len(gc.select_gate("djf", 2, tmp_path / "data", tmp_path / "out")[1]) == len(recs)
+
+
+def test_gate_cli_refuses_unknown_models_before_any_work():
+    from mmsr.guidance_check import main
+
+    with pytest.raises(SystemExit, match="unknown guided model"):
+        main(["--scale", "4", "--gate", "srcnn"])

@@ -1,0 +1,98 @@
+"""A guided model that falls back on a single-image model where the guide disagrees with the target.
+
+A guided network trained on urban pairs has learned that an edge in the guide is an edge in the target, with the
+same sign. On landscapes that is false -- vegetation is bright in NIR and dark in RGB -- and the network paints the
+guide's structure, inverted or invented, into its output (chapter 5: below SRCNN on the held-out landscapes).
+
+Whether the guide can be trusted is visible *before* super-resolving: on the LR grid both the target and the guide
+(brought to that grid) are known, and their local correlation says whether they share structure with the sign the
+network expects. :class:`GuideGatedSR` blends the two estimates pixel by pixel,
+
+    y = w * guided(lr, guide) + (1 - w) * single(lr),   w = max(r, 0) ** p  (or |r| ** p, ``signed=False``),
+
+with ``r`` the correlation of LR target and LR guide luminance in a ``window x window`` box, upsampled bilinearly
+to the HR grid. Nothing is trained: ``window``, ``p`` and ``signed`` are chosen on the validation images
+(:func:`mmsr.guidance_check.select_gate`). This is our construction, not one of the papers'.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..degrade import imresize
+from ..checks import check_scale
+from .guided_filter import box_filter
+
+#: BT.601 luminance weights (as :func:`mmsr.data.io.to_gray`)
+LUMA = (0.299, 0.587, 0.114)
+#: added to the product of the two local variances: windows with almost no contrast in either image count as
+#: disagreeing (there the two estimates hardly differ anyway)
+EPS = 1e-8
+
+
+def luminance(guide: torch.Tensor) -> torch.Tensor:
+    """``(N, 1, H, W)`` luminance of a ``(N, 3, H, W)`` RGB guide; a one-channel guide is returned as it is."""
+    if guide.shape[1] == 1:
+        return guide
+    if guide.shape[1] != 3:
+        raise ValueError(f"guide: expected 1 or 3 channels, got {guide.shape[1]}")
+    w = guide.new_tensor(LUMA).view(1, 3, 1, 1)
+    return (guide * w).sum(1, keepdim=True)
+
+
+def guide_agreement(lr: torch.Tensor, guide: torch.Tensor, scale: int, window: int = 5) -> torch.Tensor:
+    """Local correlation in [-1, 1] on the LR grid, ``(N, 1, h, w)``, between the LR target and the guide's
+    luminance brought to the LR grid by MATLAB-style bicubic downscaling (the degradation of chapter 1)."""
+    scale = check_scale(scale)
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be an odd positive number of pixels, got {window}")
+    if lr.dim() != 4 or lr.shape[1] != 1:
+        raise ValueError(f"lr: expected shape (N, 1, h, w), got {tuple(lr.shape)}")
+    if guide.dim() != 4 or tuple(guide.shape[-2:]) != (lr.shape[-2] * scale, lr.shape[-1] * scale):
+        raise ValueError(f"guide: expected (N, C, {lr.shape[-2] * scale}, {lr.shape[-1] * scale}) for lr "
+                         f"{tuple(lr.shape)} at x{scale}, got {tuple(guide.shape)}")
+    g = imresize(luminance(guide), 1 / scale)
+    r = window // 2
+    mx, my = box_filter(lr, r), box_filter(g, r)
+    cxy = box_filter(lr * g, r) - mx * my
+    vx = (box_filter(lr * lr, r) - mx * mx).clamp_min(0)
+    vy = (box_filter(g * g, r) - my * my).clamp_min(0)
+    return (cxy / torch.sqrt(vx * vy + EPS)).clamp(-1, 1)
+
+
+def trust_map(agreement: torch.Tensor, scale: int, power: float = 2.0, signed: bool = True) -> torch.Tensor:
+    """The weight of the guided estimate on the HR grid, in [0, 1]: ``max(r, 0) ** power`` (``signed``: a guide
+    whose structure has the opposite sign is not trusted) or ``|r| ** power``, upsampled bilinearly."""
+    if not power > 0:
+        raise ValueError(f"power must be positive, got {power}")
+    w = (agreement.clamp_min(0) if signed else agreement.abs()) ** power
+    return F.interpolate(w, scale_factor=check_scale(scale), mode="bilinear", align_corners=False).clamp(0, 1)
+
+
+class GuideGatedSR(nn.Module):
+    """``guided`` where the guide agrees with the LR target, ``single`` where it does not (module docstring).
+
+    Both models take ``(lr, guide)``; ``single`` ignores the guide. The agreement uses the guide's luminance."""
+
+    def __init__(self, guided: nn.Module, single: nn.Module, scale: int, window: int = 5, power: float = 2.0,
+                 signed: bool = True):
+        super().__init__()
+        self.guided, self.single = guided, single
+        self.scale = check_scale(scale)
+        if window < 1 or window % 2 == 0:
+            raise ValueError(f"window must be an odd positive number of pixels, got {window}")
+        if not power > 0:
+            raise ValueError(f"power must be positive, got {power}")
+        self.window, self.power, self.signed = int(window), float(power), bool(signed)
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale}, window={self.window}, power={self.power}, signed={self.signed}"
+
+    def trust(self, lr: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+        """The HR weight of the guided estimate, ``(N, 1, H, W)`` in [0, 1]."""
+        return trust_map(guide_agreement(lr, guide, self.scale, self.window), self.scale, self.power, self.signed)
+
+    def forward(self, lr: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+        w = self.trust(lr, guide)
+        return w * self.guided(lr, guide) + (1 - w) * self.single(lr, guide)
