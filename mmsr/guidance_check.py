@@ -239,7 +239,7 @@ def main(argv=None) -> int:
     ap.add_argument("--root", default=None, help="data root (default: $MMSR_DATA)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--run", action="append", default=[], metavar="NAME=DIR", help="also score a run folder")
-    ap.add_argument("--only-runs", action="store_true", help="score only the --run folders (and bicubic, SRCNN)")
+    ap.add_argument("--only-runs", action="store_true", help="score only the --run folders and --gate models (and bicubic, SRCNN)")
     ap.add_argument("--gate", nargs="+", default=[], metavar="MODEL",
                     help="also score these committed guided models gated with SRCNN where the guide disagrees "
                          "(mmsr.models.gated; the setting is chosen on the validation images first)")
@@ -252,14 +252,14 @@ def main(argv=None) -> int:
     missing = [m for m in a.gate if m not in methods]
     if missing:
         raise SystemExit(f"--gate: no committed x{a.scale} weights for {missing}")
+    if a.only_runs:
+        methods = {k: v for k, v in methods.items() if k in ("bicubic", "srcnn")}
     device = try_gpu(a.device) if a.device else torch.device("cpu")
     for m in a.gate:
         setting, _ = select_gate(m, a.scale, a.root, a.out, device)
         print(f"[guidance x{a.scale}] {m}+gate: {gate_key(setting)} (chosen on the validation images)",
               file=sys.stderr)
         methods[f"{m}+gate"] = gated_method(m, a.scale, setting)
-    if a.only_runs:
-        methods = {k: v for k, v in methods.items() if k in ("bicubic", "srcnn")}
     for item in a.run:
         name, _, folder = item.partition("=")
         if not folder:
