@@ -82,8 +82,9 @@ def select_gate(name: str, scale: int, root=None, out: Path = DEFAULT_OUT, devic
     device = device or torch.device("cpu")
     path = Path(out) / f"gate_select_x{scale}.jsonl"
     records = read_records(path)
-    guided, gmode, source = committed_methods(scale)[name]
-    single, _, single_source = committed_methods(scale)["srcnn"]
+    committed = committed_methods(scale)
+    guided, gmode, source = committed[name]
+    single, _, single_source = committed["srcnn"]
     pairs = load_epfl_nir("val+country", root)
     for p in pairs:
         if all(_done(records, method=name, image=p.name, source=source, gate=gate_key(g)) for g in GATE_GRID):
