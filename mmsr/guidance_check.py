@@ -118,15 +118,13 @@ def choose_gate(records, name: str, scale: int, source: Optional[str] = None) ->
     for r in rows:
         by.setdefault(r["gate"], []).append(r)
     land = [r["psnr_single"] for r in by[next(iter(by))] if r["set"] == "country-val"]
+    mean = {k: np.mean([r["psnr"] for r in v]) for k, v in by.items()}
     if not land:  # no landscape among the validation images (e.g. a small data pack): the best mean
-        best = max(by, key=lambda k: np.mean([r["psnr"] for r in by[k]]))
-        r = by[best][0]
-        return {"window": r["window"], "power": r["power"], "signed": r["signed"]}
-    single_land = np.mean(land)
-    stats = {k: (np.mean([r["psnr"] for r in v if r["set"] == "country-val"]), np.mean([r["psnr"] for r in v]))
-             for k, v in by.items()}
-    ok = [k for k, (land_mean, _) in stats.items() if land_mean >= single_land]
-    best = max(ok, key=lambda k: stats[k][1]) if ok else max(stats, key=lambda k: stats[k][0])
+        best = max(mean, key=mean.get)
+    else:
+        land_mean = {k: np.mean([r["psnr"] for r in v if r["set"] == "country-val"]) for k, v in by.items()}
+        ok = [k for k in by if land_mean[k] >= np.mean(land)]
+        best = max(ok, key=mean.get) if ok else max(land_mean, key=land_mean.get)
     r = by[best][0]
     return {"window": r["window"], "power": r["power"], "signed": r["signed"]}
 
@@ -240,7 +238,8 @@ def main(argv=None) -> int:
     ap.add_argument("--root", default=None, help="data root (default: $MMSR_DATA)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--run", action="append", default=[], metavar="NAME=DIR", help="also score a run folder")
-    ap.add_argument("--only-runs", action="store_true", help="score only the --run folders and --gate models (and bicubic, SRCNN)")
+    ap.add_argument("--only-runs", action="store_true",
+                    help="score only the --run folders and --gate models (and bicubic, SRCNN)")
     ap.add_argument("--gate", nargs="+", default=[], metavar="MODEL",
                     help="also score these committed guided models gated with SRCNN where the guide disagrees "
                          "(mmsr.models.gated; the setting is chosen on the validation images first)")

@@ -100,17 +100,10 @@ def model_signature(model: nn.Module) -> dict:
             "tensors": {k: list(v.shape) for k, v in m.state_dict().items()}}
 
 
-def _without_scale(extra: str) -> str:
-    return re.sub(r"(^|, )scale=\d+", "", extra or "")
-
-
-def check_signature(saved: dict, model: nn.Module, path, any_scale: bool = False) -> None:
-    """Refuse weights written for another model. ``any_scale``: a different ``scale=`` in the configuration is
-    accepted (models that work on the HR grid, e.g. LMCSC, can start an x8 run from x4 weights)."""
+def check_signature(saved: dict, model: nn.Module, path) -> None:
+    """Refuse weights written for another model (to start from another scale, see
+    :func:`load_weights_across_scales`)."""
     now = model_signature(model)
-    if any_scale:
-        saved = {**saved, "extra": _without_scale(saved.get("extra"))}
-        now = {**now, "extra": _without_scale(now["extra"])}
     if saved != now:
         diffs = []
         if saved.get("class") != now["class"]:
@@ -135,12 +128,8 @@ def load_weights_across_scales(model: nn.Module, path, build_at: Callable[[int],
     initialisation for its scale. Returns the names of those kept tensors."""
     state, signature = storage.read_weights(path)
     found = re.search(r"(?:^|, )scale=(\d+)", signature.get("extra") or "")
-    if found is None:
-        check_signature(signature, model, path)  # no scale in the file: it must fit as it is
-        saved_scale = None
-    else:
-        saved_scale = int(found.group(1))
-        check_signature(signature, build_at(saved_scale), path)
+    # the file must fit this architecture exactly at its own scale (without a scale in it: as it is)
+    check_signature(signature, model if found is None else build_at(int(found.group(1))), path)
     now = model_signature(model)["tensors"]
     kept = sorted(k for k, shape in now.items() if signature["tensors"][k] != shape)
     own = model.state_dict()
@@ -148,12 +137,11 @@ def load_weights_across_scales(model: nn.Module, path, build_at: Callable[[int],
     return kept
 
 
-def load_weights(model: nn.Module, path, map_location="cpu", any_scale: bool = False) -> nn.Module:
-    """Load ``.safetensors`` weights written by the trainer, checking the model signature (``any_scale``: see
-    :func:`check_signature`). Nothing is unpickled: any other file is refused
-    (:class:`~mmsr.storage.UnsafeFileError`)."""
+def load_weights(model: nn.Module, path, map_location="cpu") -> nn.Module:
+    """Load ``.safetensors`` weights written by the trainer, checking the model signature. Nothing is unpickled:
+    any other file is refused (:class:`~mmsr.storage.UnsafeFileError`)."""
     state, signature = storage.read_weights(path)
-    check_signature(signature, model, path, any_scale)
+    check_signature(signature, model, path)
     model.load_state_dict(state)
     return model.to(map_location) if map_location is not None else model
 
