@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .data.datasets import country_part, load_epfl_nir
-from .evaluate import Bicubic, evaluate
+from .evaluate import Bicubic, evaluate, prepare_inputs
 from .recipes import TRAINABLE, guided_filter_model, load_pretrained, pretrained_path
 from .runtime import try_gpu
 from .storage import read_weights, tensors_digest
@@ -140,6 +140,52 @@ def gated_method(name: str, scale: int, setting: dict) -> tuple:
             f"{source} gated with {single_source} ({gate_key(setting)})")
 
 
+#: bins of the gate's trust ``w`` for :func:`loss_by_trust`: none, little, some, most, full trust
+TRUST_BINS = (0.0, 0.1, 0.5, 0.9, 0.999, 1.0)
+
+
+@torch.no_grad()
+def loss_by_trust(gate, pairs, scale: int, guide_mode: str, bins=TRUST_BINS, device=None) -> list[dict]:
+    """Where a gate (:class:`~mmsr.models.gated.GuideGatedSR`) gains or loses against its guided model alone.
+
+    Per bin ``[lo, hi)`` of the trust ``w`` (the last bin closed), with intensities in [0, 1] before quantisation:
+
+    * ``share``: the share of all HR pixels of ``pairs`` in the bin;
+    * ``d_mse``: the change in mean squared error (gated minus guided) those pixels contribute, all pixels pooled --
+      the rows add up to the gate's change in pooled MSE;
+    * ``d_psnr``: their contribution to the change in *mean PSNR over images*, to first order: the mean over images
+      of ``-10 / ln 10 * dMSE_bin / MSE_guided`` of that image. The rows add up to about the change in mean PSNR
+      (exactly in the limit of small changes). A clean image (small MSE) weighs more here than in ``d_mse``.
+
+    Negative ``d_mse`` / positive ``d_psnr``: the gate helps there."""
+    if len(bins) < 2 or any(b >= c for b, c in zip(bins, bins[1:])) or bins[0] != 0 or bins[-1] != 1:
+        raise ValueError(f"bins must rise strictly from 0 to 1, got {bins}")
+    if not pairs:
+        raise ValueError("loss_by_trust: no image pairs")
+    device = device or torch.device("cpu")
+    gate = gate.to(device).eval()
+    inner = torch.tensor(bins[1:-1], dtype=torch.float64)
+    nb = len(bins) - 1
+    count, d_sum, d_rel = (torch.zeros(nb, dtype=torch.float64) for _ in range(3))
+    for pair in pairs:
+        lr, g, hr = prepare_inputs(pair, scale, guide_mode)
+        lr, g = lr.to(device), g.to(device)
+        w = gate.trust(lr, g).double().cpu()
+        a = gate.guided(lr, g).double().cpu()
+        b = gate.single(lr, g).double().cpu()
+        t = torch.from_numpy(np.asarray(hr, dtype=np.float64) / pair.peak)[None, None]
+        d = ((w * a + (1 - w) * b - t) ** 2 - (a - t) ** 2).flatten()
+        idx = torch.bucketize(w.flatten(), inner, right=True)
+        per_bin = torch.bincount(idx, weights=d, minlength=nb)
+        count += torch.bincount(idx, minlength=nb).double()
+        d_sum += per_bin
+        d_rel += -10 / np.log(10) * per_bin / ((a - t) ** 2).sum().clamp_min(1e-20)
+    n = count.sum()
+    return [{"trust": f"[{lo:g}, {hi:g}{']' if k == nb - 1 else ')'}", "share": float(count[k] / n),
+             "d_mse": float(d_sum[k] / n), "d_psnr": float(d_rel[k] / len(pairs))}
+            for k, (lo, hi) in enumerate(zip(bins, bins[1:]))]
+
+
 def trained_on_country(source: str) -> bool:
     """Whether the run folder ``source`` trained on landscapes (its record's training split names ``country``);
     such a model is scored on the held-out half only (:func:`~mmsr.data.datasets.country_part`)."""
@@ -201,6 +247,22 @@ def summary(records, scale: int) -> dict:
             row["gain_over_srcnn"] = float(np.mean([imgs[n] - sr[n] for n in names]))
         out.setdefault(m, {})[s] = row
     return out
+
+
+def seed_spread(summ: dict, name: str, set_name: str = "test") -> Optional[dict]:
+    """Mean and sample standard deviation over seeds of ``name``'s mean PSNR on ``set_name``: the committed weights
+    (``name``, seed 0) and the runs scored as ``"<name> seed <k>"`` (``--run "djf seed 1=DIR"``). ``None`` when
+    fewer than two seeds were scored on that set."""
+    seeds = {0: summ.get(name, {}).get(set_name)}
+    prefix = f"{name} seed "
+    for m, sets in summ.items():
+        if m.startswith(prefix) and m[len(prefix):].isdigit():
+            seeds[int(m[len(prefix):])] = sets.get(set_name)
+    means = {k: v["mean"] for k, v in sorted(seeds.items()) if v}
+    if len(means) < 2:
+        return None
+    vals = np.array(list(means.values()))
+    return {"seeds": list(means), "means": list(vals), "mean": float(vals.mean()), "std": float(vals.std(ddof=1))}
 
 
 #: the book's bar for a guided model (issue #11): on landscapes it never saw, at least SRCNN's mean PSNR and above

@@ -129,3 +129,98 @@ def test_gate_cli_refuses_unknown_models_before_any_work():
 
     with pytest.raises(SystemExit, match="unknown guided model"):
         main(["--scale", "4", "--gate", "srcnn"])
+
+
+def test_seed_spread_pools_the_committed_model_with_its_seed_runs_only():
+    from mmsr.guidance_check import seed_spread
+
+    summ = {"djf": {"test": {"mean": 34.0}}, "djf seed 1": {"test": {"mean": 34.2}},
+            "djf seed 2": {"test": {"mean": 33.8}, "country": {"mean": 30.0}},
+            "djf seedling": {"test": {"mean": 99.0}}, "djf+gate": {"test": {"mean": 99.0}}}
+    s = seed_spread(summ, "djf")
+    assert s["seeds"] == [0, 1, 2] and s["mean"] == pytest.approx(34.0)
+    assert s["std"] == pytest.approx(0.2)   # sample std of 34.0, 34.2, 33.8
+    assert seed_spread(summ, "djf", "country") is None   # one seed scored there
+    assert seed_spread(summ, "srcnn") is None
+
+
+class Const(torch.nn.Module):
+    """Bicubic plus a constant: a stand-in for a model whose error is known."""
+
+    def __init__(self, scale, offset):
+        super().__init__()
+        self.b, self.offset = Bicubic(scale), offset
+
+    def forward(self, lr, guide=None):
+        return self.b(lr) + self.offset
+
+
+def _pairs(n=2, seed=0):
+    import numpy as np
+
+    from mmsr.data.pairs import GuidedPair
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        t = (rng.random((24, 30)) * 255).astype(np.uint8)
+        g = t.copy()
+        g[:, 15:] = 255 - g[:, 15:]   # the guide agrees on the left half and is reversed on the right
+        out.append(GuidedPair(f"p{k}", t, g))
+    return out
+
+
+def test_loss_by_trust_adds_up_to_the_gates_change_in_mse_and_puts_it_where_trust_is_low():
+    import numpy as np
+
+    from mmsr.evaluate import prepare_inputs
+    from mmsr.guidance_check import loss_by_trust
+    from mmsr.models.gated import GuideGatedSR
+
+    s, pairs = 2, _pairs()
+    gate = GuideGatedSR(Const(s, 0.0), Const(s, 0.05), s)   # the single model is worse everywhere
+    rows = loss_by_trust(gate, pairs, s, "gray")
+    assert sum(r["share"] for r in rows) == pytest.approx(1.0)
+    # the change in MSE computed directly, pooled over every pixel of both images
+    se_g, se_a, n = 0.0, 0.0, 0
+    for p in pairs:
+        lr, g, hr = prepare_inputs(p, s, "gray")
+        t = torch.from_numpy(hr / p.peak)[None, None].double()
+        se_g += ((gate(lr, g).double() - t) ** 2).sum().item()
+        se_a += ((gate.guided(lr, g).double() - t) ** 2).sum().item()
+        n += t.numel()
+    assert sum(r["d_mse"] for r in rows) == pytest.approx((se_g - se_a) / n, rel=1e-4)
+    assert sum(r["d_mse"] for r in rows) > 0.2 * 0.05 ** 2   # about half of the pixels fall back, at 0.05 each
+    # (almost) full trust changes (almost) nothing; the loss sits where the guide is reversed
+    assert abs(rows[-1]["d_mse"]) < 1e-6 and rows[0]["d_mse"] > 0.9 * sum(r["d_mse"] for r in rows)
+    # a reversed guide: no trust anywhere, so all pixels and all of the loss sit in the first bin
+    flipped = [type(p)(p.name, p.target, 255 - p.target) for p in pairs]
+    rows = loss_by_trust(gate, flipped, s, "gray")
+    assert rows[0]["share"] > 0.95 and rows[0]["d_mse"] == pytest.approx(0.05 ** 2, rel=0.1)
+    with pytest.raises(ValueError, match="bins"):
+        loss_by_trust(gate, pairs, s, "gray", bins=(0.0, 0.5, 0.4, 1.0))
+    with pytest.raises(ValueError, match="no image pairs"):
+        loss_by_trust(gate, [], s, "gray")
+
+
+def test_loss_by_trust_psnr_rows_add_up_to_the_change_in_mean_psnr():
+    import numpy as np
+
+    from mmsr.evaluate import prepare_inputs
+    from mmsr.guidance_check import loss_by_trust
+    from mmsr.models.gated import GuideGatedSR
+
+    s, pairs = 2, _pairs(3, seed=1)
+    gate = GuideGatedSR(Const(s, 0.0), Const(s, 0.004), s)   # a small change: first order is close
+
+    def psnr(y, t):
+        return -10 * np.log10(((y.double() - t) ** 2).mean().item())
+
+    d = []
+    for p in pairs:
+        lr, g, hr = prepare_inputs(p, s, "gray")
+        t = torch.from_numpy(hr / p.peak)[None, None].double()
+        d.append(psnr(gate(lr, g), t) - psnr(gate.guided(lr, g), t))
+    rows = loss_by_trust(gate, pairs, s, "gray")
+    assert np.mean(d) < 0   # the single model is worse: the gate costs PSNR here
+    assert sum(r["d_psnr"] for r in rows) == pytest.approx(np.mean(d), rel=0.02)
