@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -193,13 +193,24 @@ def trained_on_country(source: str) -> bool:
     return rec.is_file() and "country" in json.loads(rec.read_text())["meta"].get("train_split", "")
 
 
-def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] = None, device=None) -> list[dict]:
+#: the image sets :func:`run` can score: the 8 test images and the ``country`` landscapes
+SETS = ("test", "country")
+
+
+def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] = None, device=None,
+        sets: Sequence[str] = SETS) -> list[dict]:
+    """Score ``methods`` image by image on ``sets`` (resumable; records appended to ``guidance_x<S>.jsonl``)."""
+    unknown = [s for s in sets if s not in SETS]
+    if unknown or not sets:
+        raise ValueError(f"sets: expected some of {list(SETS)}, got {list(sets)}")
     device = device or torch.device("cpu")
     path = Path(out) / f"guidance_x{scale}.jsonl"
     records = read_records(path)
     methods = methods if methods is not None else committed_methods(scale)
-    sets = {"test": load_epfl_nir("test", root), "country": load_epfl_nir("country", root)}
-    sets["country-heldout"] = [p for p in sets["country"] if country_part(p.name) == "heldout"]
+    images = {name: load_epfl_nir(name, root) for name in sets}
+    if "country" in images:
+        images["country-heldout"] = [p for p in images["country"] if country_part(p.name) == "heldout"]
+    sets = images
     for name, (model, guide_mode, source) in methods.items():
         mixed = trained_on_country(source)
         for set_name, pairs in sets.items():
@@ -305,6 +316,8 @@ def main(argv=None) -> int:
     ap.add_argument("--gate", nargs="+", default=[], metavar="MODEL",
                     help="also score these committed guided models gated with SRCNN where the guide disagrees "
                          "(mmsr.models.gated; the setting is chosen on the validation images first)")
+    ap.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS,
+                    help="image sets to score (default: both; 'test' alone is quicker, e.g. for extra seeds)")
     ap.add_argument("--device", default=None)
     a = ap.parse_args(argv)
     unknown = [m for m in a.gate if m not in GUIDED]
@@ -327,7 +340,7 @@ def main(argv=None) -> int:
         if not folder:
             raise SystemExit(f"--run expects NAME=DIR, got {item!r}")
         methods[name] = run_method(folder)
-    recs = run(a.scale, a.root, a.out, methods, device)
+    recs = run(a.scale, a.root, a.out, methods, device, sets=a.sets)
     print(json.dumps(summary(recs, a.scale), indent=1))
     return 0
 

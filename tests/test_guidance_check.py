@@ -224,3 +224,15 @@ def test_loss_by_trust_psnr_rows_add_up_to_the_change_in_mean_psnr():
     rows = loss_by_trust(gate, pairs, s, "gray")
     assert np.mean(d) < 0   # the single model is worse: the gate costs PSNR here
     assert sum(r["d_psnr"] for r in rows) == pytest.approx(np.mean(d), rel=0.02)
+
+
+def test_run_scores_only_the_sets_asked_for_and_refuses_unknown_ones(tmp_path):
+    from test_portability import embedded_pack
+
+    embedded_pack(tmp_path / "data")
+    methods = {"bicubic": (Bicubic(2), "gray", "formula")}
+    recs = run(2, tmp_path / "data", tmp_path / "out", methods, sets=("test",))
+    assert recs and {r["set"] for r in recs} == {"test"}
+    for bad in (("tests",), ()):
+        with pytest.raises(ValueError, match="sets"):
+            run(2, tmp_path / "data", tmp_path / "out", methods, sets=bad)
