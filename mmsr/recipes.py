@@ -187,10 +187,15 @@ COISTA_SETTINGS = {
 }
 
 
-def _build_coista(scale, s):
-    from .models.coista import CoISTA
+def _coista_builder(guide_channels: int):
+    def build(scale, s):
+        from .models.coista import CoISTA
 
-    return CoISTA(scale, guide_channels=1, atoms=s["atoms"], layers=s["layers"])
+        return CoISTA(scale, guide_channels=guide_channels, atoms=s["atoms"], layers=s["layers"])
+    return build
+
+
+_build_coista = _coista_builder(1)
 
 
 #: VTSRCNN / VTSRGAN (Almasri & Debeir, 2018; :mod:`mmsr.models.vtsr`), the visible-thermal columns of 003's
@@ -260,6 +265,8 @@ TRAINABLE = {"srcnn": (SRCNN_SETTINGS, _build_srcnn, "gray", "nir"),
              "djf_cave": (DJF_SETTINGS, _djf_builder(3), "rgb", "cave"),
              "lmcsc_cave": (LMCSC_SETTINGS, _lmcsc_builder(3), "rgb", "cave"),
              "recurrent_cave": (RECURRENT_SETTINGS, _build_recurrent, "rgb", "cave"),
+             "srfbn_cave": (SRFBN_SETTINGS, _build_srfbn, "gray", "cave"),
+             "coista_cave": (COISTA_SETTINGS, _coista_builder(3), "rgb", "cave"),
              "vtsrcnn": (VTSRCNN_SETTINGS, _vtsrcnn_builder(3), "rgb", "nir"),
              "vtsrgan": (VTSRGAN_SETTINGS, _vtsrcnn_builder(3), "rgb", "nir"),
              "vtsrcnn_vt": (VTSRCNN_SETTINGS, _vtsrcnn_builder(3), "rgb", "vt"),

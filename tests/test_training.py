@@ -125,7 +125,7 @@ def test_ddp_two_processes_gloo_matches_single_process(tmp_path):
 
 
 @pytest.mark.parametrize("model", ["srcnn", "cscn", "coista", "srfbn", "lmcsc", "djf", "djf_depth", "recurrent", "lmcsc_cave",
-                                   "recurrent_cave", "vtsrcnn", "vtsrgan_vt", "djf_vt", "vtsrgan_depth"])
+                                   "recurrent_cave", "coista_cave", "srfbn_cave", "vtsrcnn", "vtsrgan_vt", "djf_vt", "vtsrgan_depth"])
 def test_cli_trains_in_smoke_mode_and_resumes(model, tmp_path):
     from mmsr.train import main
 
