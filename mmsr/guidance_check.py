@@ -210,10 +210,9 @@ def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] 
     images = {name: load_epfl_nir(name, root) for name in sets}
     if "country" in images:
         images["country-heldout"] = [p for p in images["country"] if country_part(p.name) == "heldout"]
-    sets = images
     for name, (model, guide_mode, source) in methods.items():
         mixed = trained_on_country(source)
-        for set_name, pairs in sets.items():
+        for set_name, pairs in images.items():
             if set_name == ("country" if mixed else "country-heldout"):
                 continue  # all landscapes for models that never saw one; the held-out half for the others
             todo = [p for p in pairs if not _done(records, method=name, set=set_name, image=p.name, source=source)]
