@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..ops.operators import ConvDictionary
+from ..ops.operators import ConvDictionary, conv2d_same, conv_adjoint
 from ..ops.shrinkage import soft_threshold
 
 
@@ -46,11 +46,11 @@ class ACSC(nn.Module):
         return net
 
     def forward(self, y: torch.Tensor, return_all: bool = False):
-        wy = F.conv_transpose2d(y, self.W, padding=self.pad)
+        wy = conv_adjoint(y, self.W, self.pad)
         alpha = soft_threshold(wy, self.gamma.clamp_min(0))
         outs = [alpha]
         for _ in range(self.layers - 1):
-            back = F.conv_transpose2d(F.conv2d(alpha, self.E, padding=self.pad), self.C, padding=self.pad)
+            back = conv_adjoint(conv2d_same(alpha, self.E, self.pad), self.C, self.pad)
             alpha = soft_threshold(alpha - back + wy, self.gamma.clamp_min(0))
             outs.append(alpha)
         return outs if return_all else alpha

@@ -31,6 +31,7 @@ from torch import nn
 
 from ..checks import check_scale
 from ..degrade import upsample_bicubic
+from ..ops.shrinkage import soft_threshold
 
 PATCH = 5       # HR patch side (D_x gives 25 values)
 FEATURE = 9     # side of the input window read by H
@@ -90,27 +91,54 @@ class SCNStage(nn.Module):
         self.register_buffer("place", placement_kernel())
         self.register_buffer("box", torch.full((1, 1, PATCH, PATCH), 1.0 / (PATCH * PATCH)))
 
+    def _features(self, y: torch.Tensor) -> torch.Tensor:
+        """H's feature maps of the upsampled image (not yet normalised)."""
+        return self.H(F.pad(y, (FEATURE // 2,) * 4, mode="replicate"))
+
+    def _codes(self, f: torch.Tensor, W, S, theta, dim: int) -> torch.Tensor:
+        """Normalise the features along ``dim`` and take one LISTA step after the initial threshold. ``W, S``
+        apply the matrices: 1x1 convolutions on maps (``dim = 1``) or matrix products on ``(features, n)``
+        pixel columns (``dim = 0``)."""
+        wf = W(f / (f.norm(dim=dim, keepdim=True) + 1e-6))
+        z = soft_threshold(wf, theta)
+        return soft_threshold(S(z) + wf, theta)
+
     def codes(self, y: torch.Tensor) -> torch.Tensor:
-        """The sparse codes ``z`` of the upsampled image ``y`` (one LISTA step after the initial threshold)."""
-        f = self.H(F.pad(y, (FEATURE // 2,) * 4, mode="replicate"))
-        f = f / (f.norm(dim=1, keepdim=True) + 1e-6)
-        wf = self.W(f)
-        theta = self.theta.abs()
-        z = torch.sign(wf) * torch.relu(wf.abs() - theta)
-        v = self.S(z) + wf
-        return torch.sign(v) * torch.relu(v.abs() - theta)
+        """The sparse codes ``z`` of the upsampled image ``y``, ``(N, atoms, H, W)``."""
+        return self._codes(self._features(y), self.W, self.S, self.theta.abs(), dim=1)
+
+    def _shape(self, patch: torch.Tensor, target_norm: torch.Tensor, g: torch.Tensor, dim: int) -> torch.Tensor:
+        """Give every HR patch the norm of the input's patch, times the learned gain and per-position weights."""
+        return patch / (patch.norm(dim=dim, keepdim=True) + 1e-6) * target_norm * self.gain * g
+
+    def _patches_in_chunks(self, f: torch.Tensor, target_norm: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+        """The HR patch map without autograd, ``chunk`` pixels at a time. Every pixel is coded on its own, so
+        the values are those of the full-map path, but a chunk's codes stay in the CPU cache (the thresholds
+        and norms over full-size maps are memory-bound)."""
+        n, c, h, w = f.shape
+        ff, tn = f.reshape(n, c, h * w), target_norm.reshape(n, 1, h * w)
+        W, S, Dx = (m.weight[:, :, 0, 0] for m in (self.W, self.S, self.Dx))
+        theta, g = self.theta.abs().view(-1, 1), self.g.view(-1, 1)
+        out = f.new_empty(n, Dx.shape[0], h * w)
+        for i in range(n):
+            for a in range(0, h * w, chunk):
+                z = self._codes(ff[i, :, a:a + chunk], lambda v: W @ v, lambda v: S @ v, theta, dim=0)
+                out[i, :, a:a + chunk] = self._shape(Dx @ z, tn[i, :, a:a + chunk], g, dim=0)
+        return out.view(n, -1, h, w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = upsample_bicubic(x, 2)
-        z = self.codes(y)
-        patch = self.Dx(z)                                              # (N, 25, H, W): HR 5x5 patch per pixel
         pad = (PATCH // 2,) * 4
         mean = F.conv2d(F.pad(y, pad, mode="replicate"), self.box)
         # the norm of the input's mean-removed 5x5 patch around each pixel (the authors' "diffms")
         sq = F.conv2d(F.pad(y * y, pad, mode="replicate"), self.box) - mean ** 2
         target_norm = torch.sqrt(sq.clamp_min(0) * PATCH * PATCH + 1e-12)
-        patch = patch / (patch.norm(dim=1, keepdim=True) + 1e-6) * target_norm * self.gain
-        patch = patch * self.g.view(1, -1, 1, 1)
+        f = self._features(y)
+        if torch.is_grad_enabled():                                    # (N, 25, H, W): HR 5x5 patch per pixel
+            z = self._codes(f, self.W, self.S, self.theta.abs(), dim=1)
+            patch = self._shape(self.Dx(z), target_norm, self.g.view(1, -1, 1, 1), dim=1)
+        else:
+            patch = self._patches_in_chunks(f, target_norm)
         combined = F.conv2d(F.pad(patch, pad, mode="replicate"), self.place)
         return mean + combined
 
