@@ -109,7 +109,7 @@ def latest(records: Sequence[dict]) -> list[dict]:
 
 def speed_rows(records: Sequence[dict], goal: float = GOAL_SECONDS) -> list[dict]:
     """Rows for a table: model, median seconds, whether it meets ``goal``, and the conditions."""
-    return [{"model": r["model"], "image": "x".join(map(str, r["size"][::-1])), "seconds": round(r["seconds"], 2),
+    return [{"model": r["model"], "image": "x".join(map(str, r["size"][::-1])), "seconds": f"{r['seconds']:.2f}",
              f"<= {goal:g} s": "yes" if r["seconds"] <= goal else "no", "threads": r["threads"],
              "load before/after": f"{r['load_1min_before']:.1f} / {r['load_1min_after']:.1f}",
              "commit": r["git_commit"][:7], "measured": r["time_utc"][:10]} for r in latest(records)]
