@@ -10,7 +10,7 @@ for every committed model and appends one record per model to ``results/speed/cp
   before and after -- other jobs on the same cores make every number slower, and the record says so.
 
 The models run in inference mode, where CSCN and CoISTA code pixels in cache-sized chunks, SRFBN reconstructs only
-its last step and the ``k -> 1`` convolutions use :func:`mmsr.ops.operators.conv2d_same`; training is unchanged.
+its last step and the ``k -> 1`` convolutions use :func:`mmsr.ops.operators.conv2d_few_outputs`; training is unchanged.
 """
 from __future__ import annotations
 

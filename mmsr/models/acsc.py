@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..ops.operators import ConvDictionary, conv2d_same, conv_adjoint
+from ..ops.operators import ConvDictionary, conv2d_few_outputs, conv_adjoint
 from ..ops.shrinkage import soft_threshold
 
 
@@ -50,7 +50,7 @@ class ACSC(nn.Module):
         alpha = soft_threshold(wy, self.gamma.clamp_min(0))
         outs = [alpha]
         for _ in range(self.layers - 1):
-            back = conv_adjoint(conv2d_same(alpha, self.E, self.pad), self.C, self.pad)
+            back = conv_adjoint(conv2d_few_outputs(alpha, self.E, self.pad), self.C, self.pad)
             alpha = soft_threshold(alpha - back + wy, self.gamma.clamp_min(0))
             outs.append(alpha)
         return outs if return_all else alpha

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..checks import check_scale
 from ..degrade import upsample_bicubic
-from ..ops.operators import ConvDictionary, conv2d_same
+from ..ops.operators import ConvDictionary, conv2d_few_outputs
 from ..ops.shrinkage import lesita
 from .acsc import ACSC
 
@@ -72,7 +72,7 @@ class LMCSCEncoder(nn.Module):
         u = lesita(py, z, mu)
         outs = [u]
         for _ in range(self.stages - 1):
-            u = lesita(u - F.conv2d(conv2d_same(u, self.R, self.pad), self.Q, padding=self.pad) + py, z, mu)
+            u = lesita(u - F.conv2d(conv2d_few_outputs(u, self.R, self.pad), self.Q, padding=self.pad) + py, z, mu)
             outs.append(u)
         return outs if return_all else u
 
@@ -110,7 +110,7 @@ class LMCSCNet(nn.Module):
 
     def forward(self, lr: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
         u, _, up = self.codes(lr, guide)
-        out = conv2d_same(u, self.decoder.weight, self.decoder.padding[0])
+        out = conv2d_few_outputs(u, self.decoder.weight, self.decoder.padding[0])
         return up + out if self.residual else out
 
     def stage_outputs(self, lr: torch.Tensor, guide: torch.Tensor) -> list:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checks import check_scale
-from ..ops.operators import conv2d_same
+from ..ops.operators import conv2d_few_outputs
 from ..ops.shrinkage import lesita, soft_threshold
 from .acsc import ACSC
 
@@ -112,7 +112,7 @@ class RecurrentCoupledNet(nn.Module):
     # -- one step of each state (the unfolded iterations) ----------------------------------------------
     def lr_step(self, l: torch.Tensor, wy: torch.Tensor, feedback=None) -> torch.Tensor:
         """``phi_gamma(l - C * (E * l) + W*y + feedback)``; ``wy`` is ``W * y`` (computed once)."""
-        back = F.conv2d(conv2d_same(l, self.E, self.pad), self.C, padding=self.pad)
+        back = F.conv2d(conv2d_few_outputs(l, self.E, self.pad), self.C, padding=self.pad)
         v = l - back + wy
         if feedback is not None:
             v = v + feedback
@@ -120,7 +120,7 @@ class RecurrentCoupledNet(nn.Module):
 
     def hr_step(self, h: torch.Tensor, drive: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``xi_mu(h - Q * (R * h) + drive; z)`` -- one LMCSC stage (eq. (5) of 000) driven by ``Up(l_t)``."""
-        back = F.conv2d(conv2d_same(h, self.R, self.pad), self.Q, padding=self.pad)
+        back = F.conv2d(conv2d_few_outputs(h, self.R, self.pad), self.Q, padding=self.pad)
         return lesita(h - back + drive, z, self.mu.clamp_min(0))
 
     # -- the network ----------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ class RecurrentCoupledNet(nn.Module):
     def forward(self, lr: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
         _, hs, _ = self.states(lr, guide)
         code = torch.stack(hs).mean(0) if self.output == "mean" else hs[-1]
-        return conv2d_same(code, self.decoder.weight, self.pad) + self.skip(lr)
+        return conv2d_few_outputs(code, self.decoder.weight, self.pad) + self.skip(lr)
 
     def step_outputs(self, lr: torch.Tensor, guide: torch.Tensor) -> list:
         """The image the network would output had it stopped after step ``t`` (``t = 1..T``): the decoder reads

@@ -55,7 +55,7 @@ def conv_adjoint(y: torch.Tensor, filters: torch.Tensor, padding: int) -> torch.
     return F.conv2d(y, filters.flip(-1, -2).transpose(0, 1), padding=padding)
 
 
-def conv2d_same(x: torch.Tensor, weight: torch.Tensor, padding: int) -> torch.Tensor:
+def conv2d_few_outputs(x: torch.Tensor, weight: torch.Tensor, padding: int) -> torch.Tensor:
     """``F.conv2d(x, weight, padding=padding)`` (stride 1, no bias). Without autograd, on the CPU and with at
     most 4 output channels -- the ``k -> 1`` synthesis steps of the unfolded networks -- it is computed as one
     matrix product giving each kernel tap's contribution, followed by shifted sums: the same values (to float

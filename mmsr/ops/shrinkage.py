@@ -45,7 +45,7 @@ def soft_threshold(u: torch.Tensor, gamma) -> torch.Tensor:
     """``phi_gamma(u) = sign(u) max(|u| - gamma, 0)`` (001, ACSC); ``gamma`` broadcasts against ``u``."""
     _check_mu(gamma)
     # computed as u - clip(u, -gamma, gamma): the same values and gradients as the formula (up to the sign of
-    # zero), in two passes over u instead of five -- these networks spend most of their CPU time in such
+    # zero), in two or three passes over u instead of five -- these networks spend most of their CPU time in such
     # elementwise passes over large code maps
     if not torch.is_tensor(gamma):
         return u - u.clamp(-gamma, gamma)
