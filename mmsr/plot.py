@@ -226,7 +226,9 @@ def per_image_gains(records: Sequence[dict], scale: int, methods: Sequence[str],
             ax.text(k, gains.max(), f"{(gains > 0).mean():.0%}", ha="center",
                     va="bottom", fontsize=8)
         ax.axhline(0, color="r", lw=1, ls="--")
-        ax.set_xticks(range(len(methods)), methods, rotation=20)
+        # many methods: steeper labels anchored at their tick, so long names do not run into each other
+        ax.set_xticks(range(len(methods)), methods, rotation=20 if len(methods) <= 6 else 40,
+                      ha="center" if len(methods) <= 6 else "right", rotation_mode="anchor")
         ax.set_title(f"{s} ({len(images)} images), x{scale}", fontsize=10)
     axes[0][0].set_ylabel(f"PSNR gain over {baseline} (dB)")
     fig.text(0.5, -0.02, f"dots: images; bars: means; numbers: share of images above {baseline}", ha="center",
