@@ -57,18 +57,28 @@ def step_flops(model: torch.nn.Module, batch: int, patch: int, scale: int, devic
     return int(fc.get_total_flops())
 
 
-def time_forward(model, lr: torch.Tensor, guide: torch.Tensor, device, reps: int = 3) -> float:
-    """Seconds per forward pass of ``model(lr, guide)`` on ``device`` (after one warm-up pass, synchronised)."""
+def forward_times(model, lr: torch.Tensor, guide: torch.Tensor, device, reps: int = 3) -> list[float]:
+    """Seconds of each of ``reps`` forward passes of ``model(lr, guide)`` on ``device``, without autograd, after
+    one warm-up pass; each pass is synchronised on its own so the list shows the spread."""
+    if reps < 1:
+        raise ValueError(f"reps must be >= 1, got {reps}")
     lr, guide = lr.to(device), guide.to(device)
     model = model.to(device).eval()
+    times = []
     with torch.no_grad():
         model(lr, guide)
         _sync(device)
-        t0 = time.perf_counter()
         for _ in range(reps):
+            t0 = time.perf_counter()
             model(lr, guide)
-        _sync(device)
-    return (time.perf_counter() - t0) / reps
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def time_forward(model, lr: torch.Tensor, guide: torch.Tensor, device, reps: int = 3) -> float:
+    """Mean seconds per forward pass of ``model(lr, guide)`` on ``device`` (see :func:`forward_times`)."""
+    return sum(forward_times(model, lr, guide, device, reps)) / reps
 
 
 def time_inference(model, pair, scale, device, reps: int = 3, guide_mode: str = "gray") -> float:

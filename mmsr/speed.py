@@ -18,13 +18,13 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
 
+from .benchmark import forward_times
 from .recipes import TRAINABLE, load_pretrained, pretrained_path
 from .storage import read_weights, tensors_digest
 from .training import device_description, git_commit
@@ -46,17 +46,9 @@ def _inputs(model, scale: int, size, seed: int = 0):
 
 
 def time_model(model, scale: int, size=FULL_SIZE, reps: int = 3) -> list[float]:
-    """Seconds of each of ``reps`` forward passes (after one warm-up) on a random input of HR ``size``."""
+    """Seconds of each of ``reps`` CPU forward passes (after one warm-up) on a random input of HR ``size``."""
     lr, guide = _inputs(model, scale, size)
-    model.eval()
-    times = []
-    with torch.no_grad():
-        model(lr, guide)
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            model(lr, guide)
-            times.append(time.perf_counter() - t0)
-    return times
+    return forward_times(model, lr, guide, torch.device("cpu"), reps)
 
 
 def _check(names: Sequence[str], scale: int, size, reps: int) -> None:

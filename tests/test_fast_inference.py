@@ -142,3 +142,26 @@ def test_speed_refuses_bad_inputs_before_timing(kwargs, msg, tmp_path, monkeypat
     with pytest.raises((ValueError, FileNotFoundError), match=msg):
         speed.measure(**args)
     assert not (tmp_path / "cpu_x4.jsonl").exists()
+
+
+def test_forward_times_warms_up_times_each_pass_without_autograd():
+    from mmsr.benchmark import forward_times, time_forward
+
+    class Counting(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calls, self.modes = 0, []
+
+        def forward(self, lr, guide):
+            self.calls += 1
+            self.modes.append((self.training, torch.is_grad_enabled()))
+            return lr
+
+    m = Counting().train()
+    lr, guide = torch.rand(1, 1, 4, 4), torch.rand(1, 1, 8, 8)
+    times = forward_times(m, lr, guide, torch.device("cpu"), reps=3)
+    assert len(times) == 3 and all(t >= 0 for t in times)
+    assert m.calls == 4 and set(m.modes) == {(False, False)}  # one warm-up + 3 timed, eval mode, no autograd
+    assert time_forward(m, lr, guide, torch.device("cpu"), reps=2) >= 0 and m.calls == 7
+    with pytest.raises(ValueError, match="reps must be"):
+        forward_times(m, lr, guide, torch.device("cpu"), reps=0)
