@@ -48,10 +48,15 @@ def committed_methods(scale: int) -> dict:
 
 
 def run_method(run_dir) -> tuple:
-    """A finished training run folder as ``(model, guide_mode, source)``."""
+    """A finished training run folder as ``(model, guide_mode, source)`` (a model of :mod:`mmsr.train` or a
+    gate of :mod:`mmsr.learned_gate`)."""
     run_dir = Path(run_dir)
     rec = json.loads((run_dir / "record.json").read_text())
     name, scale = rec["meta"]["model"], rec["meta"]["scale"]
+    if name == "learned_gate":
+        from .learned_gate import load_run
+
+        return load_run(run_dir)
     _, build, guide_mode, _ = TRAINABLE[name]
     return load_weights(build(scale, rec["meta"]["settings"]), run_dir / "weights.safetensors"), guide_mode, \
         str(run_dir)

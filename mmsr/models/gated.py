@@ -96,3 +96,64 @@ class GuideGatedSR(nn.Module):
     def forward(self, lr: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
         w = self.trust(lr, guide)
         return w * self.guided(lr, guide) + (1 - w) * self.single(lr, guide)
+
+
+class GateHead(nn.Module):
+    """A learned version of the gate (our construction): a small CNN that predicts the weight of the guided
+    estimate pixel by pixel from what is known at inference,
+
+        features = [single, guided, guided - single, guide luminance, r_5, r_15]   (HR grid),
+        w = sigmoid(cnn(features)),   y = w * guided + (1 - w) * single,
+
+    with ``r_k`` the LR correlation of target and guide in a ``k x k`` window (:func:`guide_agreement`) upsampled
+    bilinearly. Three 3x3 convolutions with dilations 1, 2, 4 see 15 HR pixels either side; the rest of the
+    context comes from ``r_15``. Only this head is trained (:mod:`mmsr.learned_gate`); the guided and the single
+    model stay frozen, so the head can only choose between two estimates, never invent a third.
+    """
+
+    WINDOWS = (5, 15)
+
+    def __init__(self, scale: int, width: int = 16):
+        super().__init__()
+        self.scale = check_scale(scale)
+        if width < 1:
+            raise ValueError(f"width must be >= 1, got {width}")
+        c = 4 + len(self.WINDOWS)
+        self.body = nn.Sequential(
+            nn.Conv2d(c, width, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=4, dilation=4), nn.ReLU(inplace=True),
+            nn.Conv2d(width, 1, 1))
+
+    def features(self, lr, guide, guided, single) -> torch.Tensor:
+        if guided.shape != single.shape or guided.shape[-2:] != guide.shape[-2:] or guided.shape[1] != 1:
+            raise ValueError(f"guided and single estimates must both be (N, 1, H, W) of the guide's size "
+                             f"{tuple(guide.shape[-2:])}, got {tuple(guided.shape)} and {tuple(single.shape)}")
+        r = [F.interpolate(guide_agreement(lr, guide, self.scale, k), scale_factor=self.scale, mode="bilinear",
+                           align_corners=False) for k in self.WINDOWS]
+        return torch.cat([single, guided, guided - single, luminance(guide), *r], 1)
+
+    def weight(self, lr, guide, guided, single) -> torch.Tensor:
+        """The weight of the guided estimate, ``(N, 1, H, W)`` in (0, 1)."""
+        return torch.sigmoid(self.body(self.features(lr, guide, guided, single)))
+
+    def forward(self, lr, guide, guided, single) -> torch.Tensor:
+        w = self.weight(lr, guide, guided, single)
+        return w * guided + (1 - w) * single
+
+
+class LearnedGateSR(nn.Module):
+    """``guided`` and ``single`` (frozen) blended by a trained :class:`GateHead`; takes ``(lr, guide)``."""
+
+    def __init__(self, guided: nn.Module, single: nn.Module, head: GateHead):
+        super().__init__()
+        self.guided, self.single, self.head = guided, single, head
+        self.scale = head.scale
+        for p in list(guided.parameters()) + list(single.parameters()):
+            p.requires_grad_(False)
+
+    def trust(self, lr: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+        return self.head.weight(lr, guide, self.guided(lr, guide), self.single(lr, guide))
+
+    def forward(self, lr: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+        return self.head(lr, guide, self.guided(lr, guide), self.single(lr, guide))

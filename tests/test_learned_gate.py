@@ -1,0 +1,158 @@
+"""The learned gate (mmsr.models.gated.GateHead, mmsr.learned_gate): a convex blend, aligned crops, gradients,
+learning where the guide lies, run folders that rebuild the model, bad inputs."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mmsr.data.pairs import GuidedPair
+from mmsr.evaluate import Bicubic
+from mmsr.learned_gate import GateSettings, crop_batches, gate_crops, load_run, train_gate
+from mmsr.models.gated import GateHead, LearnedGateSR
+from mmsr.training import TrainConfig
+
+
+class GuideCopy(torch.nn.Module):
+    """A 'guided model' that returns the guide's luminance: perfect where the guide is the target, wrong where
+    its contrast is reversed."""
+
+    def forward(self, lr, guide):
+        return guide.mean(1, keepdim=True)
+
+
+def _pairs(n=3, h=64, w=80, seed=0, reversed_right=True):
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        t = rng.random((h + 6, w + 6))
+        t = np.stack([t[i:i + h, j:j + w] for i in range(7) for j in range(7)]).mean(0)  # smooth texture
+        t = (255 * (t - t.min()) / (t.max() - t.min())).astype(np.uint8)
+        g = t.copy()
+        if reversed_right:
+            g[:, w // 2:] = 255 - g[:, w // 2:]
+        out.append(GuidedPair(f"urban_{k:04d}", t, g))
+    return out
+
+
+SMALL = GateSettings(width=8, crop=32, margin=4, per_image=6)
+
+
+def test_head_is_a_convex_blend_with_nonzero_gradients_for_every_parameter():
+    torch.manual_seed(0)
+    head = GateHead(2, width=4)
+    lr, guide = torch.rand(2, 1, 9, 7), torch.rand(2, 3, 18, 14)   # odd sizes, RGB guide
+    yg, ys = torch.rand(2, 1, 18, 14), torch.rand(2, 1, 18, 14)
+    y = head(lr, guide, yg, ys)
+    assert y.shape == yg.shape
+    assert torch.all(y >= torch.minimum(yg, ys) - 1e-6) and torch.all(y <= torch.maximum(yg, ys) + 1e-6)
+    ((y - torch.rand_like(y)) ** 2).mean().backward()
+    for name, p in head.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("bad", ["guided", "single", "channels"])
+def test_head_refuses_estimates_of_the_wrong_shape(bad):
+    head = GateHead(2, width=4)
+    lr, guide = torch.rand(1, 1, 8, 8), torch.rand(1, 1, 16, 16)
+    yg, ys = torch.rand(1, 1, 16, 16), torch.rand(1, 1, 16, 16)
+    if bad == "guided":
+        yg = torch.rand(1, 1, 16, 14)
+    elif bad == "single":
+        ys = torch.rand(1, 1, 14, 16)
+    else:
+        yg, ys = torch.rand(1, 2, 16, 16), torch.rand(1, 2, 16, 16)
+    with pytest.raises(ValueError, match="must both be"):
+        head(lr, guide, yg, ys)
+
+
+def test_crops_line_up_target_guide_and_estimates():
+    # the guide is the target everywhere, so GuideCopy's estimate must equal the HR crop at the centre
+    pairs = _pairs(2, reversed_right=False)
+    crops = gate_crops(pairs, GuideCopy(), Bicubic(2), "gray", 2, SMALL, seed=3)
+    m = SMALL.margin * 2
+    assert crops["hr"].shape == (12, 1, 32, 32) and crops["guided"].shape == (12, 1, 48, 48)
+    assert crops["lr"].shape == (12, 1, 24, 24)
+    assert torch.allclose(crops["guided"][..., m:-m, m:-m], crops["hr"], atol=1e-6)
+    (inputs, target) = crop_batches(crops, 4, seed=0)(5)
+    assert [t.shape[0] for t in inputs] == [4, 4, 4, 4] and target.shape == (4, 1, 32, 32)
+    with pytest.raises(ValueError, match="multiple of the scale"):
+        gate_crops(pairs, GuideCopy(), Bicubic(2), "gray", 2, GateSettings(crop=33), seed=0)
+    with pytest.raises(ValueError, match="smaller than one crop"):
+        gate_crops(pairs, GuideCopy(), Bicubic(2), "gray", 2, GateSettings(crop=96, margin=4), seed=0)
+    with pytest.raises(ValueError, match="exceeds the number of crops"):
+        crop_batches(crops, 13, seed=0)
+
+
+def _stand_ins(monkeypatch):
+    import mmsr.guidance_check as gc
+
+    monkeypatch.setattr(gc, "committed_methods", lambda scale: {
+        "lmcsc": (GuideCopy(), "gray", "guided@abc"), "srcnn": (Bicubic(scale), "gray", "single@def")})
+
+
+def test_the_gate_learns_to_trust_the_guide_where_it_agrees_and_not_where_it_is_reversed(tmp_path, monkeypatch):
+    _stand_ins(monkeypatch)
+    cfg = TrainConfig(steps=150, batch_size=6, lr=1e-2, val_every=50, ckpt_every=50, seed=0, progress=False)
+    res = train_gate("lmcsc", 2, out=tmp_path / "run", settings=SMALL, config=cfg,
+                     train_pairs=_pairs(3, seed=0), val_pairs=_pairs(1, seed=1))
+    rec = json.loads((tmp_path / "run" / "record.json").read_text())
+    assert rec["meta"]["train_split"] == "pairs given by the caller" and rec["steps"] == 150
+    assert rec["meta"]["guided_source"] == "guided@abc" and rec["meta"]["crops"] == 18
+    first, last = rec["history"][0]["val_psnr"], rec["history"][-1]["val_psnr"]
+    assert last > first
+    model, mode, source = load_run(tmp_path / "run")
+    assert isinstance(model, LearnedGateSR) and mode == "gray" and source == str(tmp_path / "run")
+    p = _pairs(1, seed=7)[0]   # an unseen pair
+    lr = torch.from_numpy(np.asarray(p.low_resolution(2), np.float32) / 255)[None, None]
+    g = torch.from_numpy(p.guide.astype(np.float32) / 255)[None, None]
+    with torch.no_grad():
+        w = model.trust(lr, g)[0, 0]
+        y = model(lr, g)
+    t = torch.from_numpy(p.target.astype(np.float32) / 255)
+    left, right = w[:, 4:36].mean(), w[:, 44:76].mean()   # away from the seam
+    assert left > 0.8 and right < 0.2, (left, right)
+    mse = lambda a: float(((a[0, 0] - t) ** 2).mean())
+    # the ideal blend is exact on the left and bicubic on the right: about half of bicubic's error
+    assert mse(y) < 0.7 * min(mse(GuideCopy()(lr, g)), mse(Bicubic(2)(lr)))
+    # the guidance check reads the run folder as a method
+    from mmsr.guidance_check import run_method
+
+    assert isinstance(run_method(tmp_path / "run")[0], LearnedGateSR)
+    # a finished run re-entered does not train again
+    again = train_gate("lmcsc", 2, out=tmp_path / "run", settings=SMALL, config=cfg,
+                       train_pairs=_pairs(3, seed=0), val_pairs=_pairs(1, seed=1))
+    assert again.record["steps"] == 150 and res.record["steps"] == 150
+
+
+def test_load_run_refuses_a_gate_whose_frozen_models_changed(tmp_path, monkeypatch):
+    _stand_ins(monkeypatch)
+    cfg = TrainConfig(steps=2, batch_size=6, seed=0, progress=False)
+    train_gate("lmcsc", 2, out=tmp_path / "run", settings=SMALL, config=cfg, train_pairs=_pairs(2),
+               val_pairs=_pairs(1, seed=1))
+    import mmsr.guidance_check as gc
+
+    monkeypatch.setattr(gc, "committed_methods", lambda scale: {
+        "lmcsc": (GuideCopy(), "gray", "guided@NEW"), "srcnn": (Bicubic(scale), "gray", "single@def")})
+    with pytest.raises(ValueError, match="committed now"):
+        load_run(tmp_path / "run")
+
+
+def test_train_gate_refuses_bad_inputs_before_any_work(tmp_path, monkeypatch):
+    _stand_ins(monkeypatch)
+    with pytest.raises(ValueError, match="unknown guided model"):
+        train_gate("srcnn", 2, out=tmp_path / "a", train_pairs=[], val_pairs=[])
+    with pytest.raises(ValueError, match="multiple of the scale"):
+        train_gate("lmcsc", 4, out=tmp_path / "b", settings=GateSettings(crop=30), train_pairs=[], val_pairs=[])
+    with pytest.raises(FileNotFoundError, match="no committed x3"):
+        import mmsr.guidance_check as gc
+
+        monkeypatch.setattr(gc, "committed_methods", lambda scale: {})
+        train_gate("lmcsc", 3, out=tmp_path / "c", settings=GateSettings(crop=30), train_pairs=[], val_pairs=[])
+    with pytest.raises(ValueError, match="width, crop, per_image"):
+        GateSettings(width=0)
+    with pytest.raises(SystemExit):
+        from mmsr.learned_gate import main
+
+        main(["srcnn", "--scale", "2", "--out", str(tmp_path / "d")])
+    assert not any((tmp_path / d).exists() for d in "abcd")
