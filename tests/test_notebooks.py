@@ -25,6 +25,26 @@ def test_the_kernel_that_hangs_is_not_installed_and_every_executor_has_a_cell_ti
         assert m and int(m.group(1)) <= CELL_TIMEOUT_S, cfg
 
 
+def test_kernel_hang_probe_runs_cells_the_executor_way_and_counts_late_replies():
+    """scripts/kernel_hang_probe.py (book/running.md, "If a chapter stalls"): a short run on the installed
+    ipykernel answers every cell; a reply made late on purpose (a cell that sleeps past the timeout) is counted."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("khp", root / "scripts" / "kernel_hang_probe.py")
+    khp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(khp)
+    out = khp.probe(cells=len(khp.CELLS), timeout=20, kernels=2)
+    assert out["late_replies"] == 0 and out["kernels"] == 2 and out["ipykernel"].split(".")[0].isdigit()
+    slow = khp.CELLS + ("import time; time.sleep(3)",)
+    khp.CELLS = slow   # the last cell answers after the 2 s timeout, untouched: late, slow, not a stuck request
+    late = khp.probe(cells=len(slow), timeout=2, kernels=1)
+    assert late["late_replies"] == 1 and late["late"][0]["cell"] == len(slow) - 1
+    assert late["answered_later"] == 1 and late["released_by_nudge"] == 0
+    with pytest.raises(ValueError, match="must be >= 1"):
+        khp.probe(cells=0, timeout=1)
+
+
 def test_there_are_notebooks():
     assert NOTEBOOKS, "no chapters found"
 
