@@ -156,3 +156,20 @@ def test_train_gate_refuses_bad_inputs_before_any_work(tmp_path, monkeypatch):
 
         main(["srcnn", "--scale", "2", "--out", str(tmp_path / "d")])
     assert not any((tmp_path / d).exists() for d in "abcd")
+
+
+def test_committed_learned_gates_never_saw_a_test_image_or_a_held_out_landscape():
+    """Every committed learned gate's record lists its training and validation images: none is one of the 8 test
+    images or a held-out landscape (mmsr.data.datasets.country_part), and its frozen models are named."""
+    from mmsr.data.datasets import EPFL_NIR_TEST, country_part
+    from mmsr.recipes import WEIGHTS_DIR
+
+    dirs = sorted((WEIGHTS_DIR / "experiments").glob("*_learned_gate"))
+    assert dirs, "no committed learned gate"
+    for d in dirs:
+        meta = json.loads((d / "record.json").read_text())["meta"]
+        seen = meta["train_images"] + meta["val_images"]
+        assert not set(seen) & set(EPFL_NIR_TEST), d.name
+        assert not [n for n in seen if n.startswith("country") and country_part(n) == "heldout"], d.name
+        assert [n for n in meta["train_images"] if n.startswith("country")], d.name   # the training half is used
+        assert meta["train_split"] == "train+country" and "@" in meta["guided_source"] and "@" in meta["single_source"]
