@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from .data.datasets import load_epfl_nir
-from .degrade import modcrop
 from .evaluate import prepare_inputs
 from .metrics import psnr, quantize
 from .models.gated import GateHead, LearnedGateSR
@@ -109,9 +108,8 @@ def crop_batches(crops: dict, batch_size: int, seed: int):
 
     def get(step: int, rank: int = 0, world: int = 1):
         epoch, pos = divmod(step, per_epoch)
-        idx = torch.from_numpy(np.random.default_rng([seed, epoch]).permutation(n)[pos * batch_size:
-                                                                                    (pos + 1) * batch_size])
-        idx = np.array_split(idx.numpy(), world)[rank]
+        idx = np.random.default_rng([seed, epoch]).permutation(n)[pos * batch_size:(pos + 1) * batch_size]
+        idx = torch.from_numpy(np.array_split(idx, world)[rank])
         return tuple(crops[k][idx] for k in ("lr", "guide", "guided", "single")), crops["hr"][idx]
 
     return get
