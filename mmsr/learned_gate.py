@@ -34,7 +34,7 @@ from .data.datasets import load_epfl_nir
 from .evaluate import prepare_inputs
 from .metrics import psnr, quantize
 from .models.gated import GateHead, LearnedGateSR
-from .training import TrainConfig, Trainer, load_weights
+from .training import TrainConfig, Trainer, load_weights, patch_batches
 
 #: the guided NIR models a gate can be trained for
 GUIDED = ("djf", "coista", "lmcsc", "recurrent")
@@ -98,21 +98,27 @@ def gate_crops(pairs, guided, single, guide_mode: str, scale: int, s: GateSettin
     return {k: torch.cat(v) for k, v in out.items()}
 
 
+class _Crops:
+    """:func:`gate_crops` as a set :func:`mmsr.training.patch_batches` can draw from."""
+
+    KEYS = ("lr", "guide", "guided", "single", "hr")
+
+    def __init__(self, crops: dict):
+        self.crops = crops
+
+    def __len__(self) -> int:
+        return len(self.crops["hr"])
+
+    def batch(self, idx) -> tuple:
+        return tuple(self.crops[k][idx] for k in self.KEYS)
+
+
 def crop_batches(crops: dict, batch_size: int, seed: int):
-    """Trainer batches from :func:`gate_crops`: epoch ``e`` visits the crops in the permutation seeded by
-    ``(seed, e)`` (a function of the step, so resuming is exact)."""
-    n = len(crops["hr"])
-    if batch_size > n:
-        raise ValueError(f"batch size {batch_size} exceeds the number of crops {n}")
-    per_epoch = n // batch_size
-
-    def get(step: int, rank: int = 0, world: int = 1):
-        epoch, pos = divmod(step, per_epoch)
-        idx = np.random.default_rng([seed, epoch]).permutation(n)[pos * batch_size:(pos + 1) * batch_size]
-        idx = torch.from_numpy(np.array_split(idx, world)[rank])
-        return tuple(crops[k][idx] for k in ("lr", "guide", "guided", "single")), crops["hr"][idx]
-
-    return get
+    """Trainer batches from :func:`gate_crops` (:func:`mmsr.training.patch_batches`: epoch ``e`` visits the crops
+    in the permutation seeded by ``(seed, e)``, a function of the step, so resuming is exact)."""
+    if batch_size > len(crops["hr"]):
+        raise ValueError(f"batch size {batch_size} exceeds the number of crops {len(crops['hr'])}")
+    return patch_batches(_Crops(crops), batch_size, seed)
 
 
 def validation(pairs, guided, single, guide_mode: str, scale: int):

@@ -150,7 +150,8 @@ def load_weights(model: nn.Module, path, map_location="cpu") -> nn.Module:
 def patch_batches(patches, batch_size: int, seed: int) -> Callable[[int, int, int], Batch]:
     """Batches from a fixed :class:`~mmsr.data.patches.PatchSet`: epoch ``e`` visits the patches in the
     permutation seeded by ``(seed, e)``; step ``k`` takes the ``k``-th slice; rank ``r`` of ``w`` processes takes
-    the ``r``-th part of it. Returns ``((lr, guide), hr)``."""
+    the ``r``-th part of it. Returns ``((lr, guide), hr)`` -- in general ``(inputs, target)`` from any set whose
+    ``batch(idx)`` returns the inputs followed by the target (e.g. :func:`mmsr.learned_gate.crop_batches`)."""
     n = len(patches)
     if batch_size > n:
         raise ValueError(f"batch size {batch_size} exceeds the number of patches {n}")
@@ -161,8 +162,8 @@ def patch_batches(patches, batch_size: int, seed: int) -> Callable[[int, int, in
         perm = np.random.default_rng([seed, epoch]).permutation(n)
         idx = perm[pos * batch_size:(pos + 1) * batch_size]
         idx = np.array_split(idx, world)[rank]
-        lr, g, hr = patches.batch(torch.from_numpy(idx))
-        return (lr, g), hr
+        *inputs, target = patches.batch(torch.from_numpy(idx))
+        return tuple(inputs), target
 
     return get
 

@@ -42,31 +42,29 @@ CELLS = (
 )
 
 
-def _reply(kc, msg_id: str, timeout: float):
-    """The shell reply to ``msg_id`` within ``timeout`` seconds, or None."""
+def _wait_for(get, match, timeout: float):
+    """The first message from ``get(timeout=...)`` that ``match``es within ``timeout`` seconds, or None."""
     end = time.monotonic() + timeout
     while (left := end - time.monotonic()) > 0:
         try:
-            msg = kc.get_shell_msg(timeout=left)
+            msg = get(timeout=left)
         except queue.Empty:
             return None
-        if msg["parent_header"].get("msg_id") == msg_id:
+        if match(msg):
             return msg
     return None
 
 
+def _reply(kc, msg_id: str, timeout: float):
+    """The shell reply to ``msg_id`` within ``timeout`` seconds, or None."""
+    return _wait_for(kc.get_shell_msg, lambda m: m["parent_header"].get("msg_id") == msg_id, timeout)
+
+
 def _drain_iopub(kc, msg_id: str, timeout: float) -> bool:
     """Read IOPub until the kernel reports idle for ``msg_id``; False if that does not come within ``timeout``."""
-    end = time.monotonic() + timeout
-    while (left := end - time.monotonic()) > 0:
-        try:
-            msg = kc.get_iopub_msg(timeout=left)
-        except queue.Empty:
-            return False
-        if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
-                and msg["content"]["execution_state"] == "idle"):
-            return True
-    return False
+    return _wait_for(kc.get_iopub_msg, lambda m: (m["parent_header"].get("msg_id") == msg_id
+                                                  and m["msg_type"] == "status"
+                                                  and m["content"]["execution_state"] == "idle"), timeout) is not None
 
 
 def _nudge(km) -> None:
@@ -75,16 +73,9 @@ def _nudge(km) -> None:
     kc2.start_channels()
     try:
         kc2.kernel_info()
-        _reply_any(kc2, 5)
+        _wait_for(kc2.get_shell_msg, lambda m: True, 5)
     finally:
         kc2.stop_channels()
-
-
-def _reply_any(kc, timeout):
-    try:
-        return kc.get_shell_msg(timeout=timeout)
-    except queue.Empty:
-        return None
 
 
 def _start(kernel_path: str | None):
