@@ -19,7 +19,7 @@ import torch
 
 from .data.datasets import load_epfl_nir
 from .evaluate import Bicubic, evaluate, mean_row, prepare_inputs
-from .recipes import TRAINABLE
+from .recipes import TRAINABLE, guide_mode_of
 from .runtime import try_gpu
 from .training import atomic_write_json, device_description, load_weights
 
@@ -90,7 +90,8 @@ def evaluate_run(run_dir, root=None, device=None) -> dict:
     run_dir = Path(run_dir)
     rec = json.loads((run_dir / "record.json").read_text())
     meta, name, scale = rec["meta"], rec["meta"]["model"], rec["meta"]["scale"]
-    settings, build, guide_mode, data = TRAINABLE[name]
+    settings, build, _, data = TRAINABLE[name]
+    guide_mode = guide_mode_of(name, meta["settings"])
     if data != "nir":
         raise ValueError(f"mmsr.benchmark evaluates NIR models; {name} is trained on {data!r} data")
     device = torch.device(device) if device else try_gpu()

@@ -24,7 +24,7 @@ import torch
 
 from .data.datasets import country_part, load_epfl_nir
 from .evaluate import Bicubic, evaluate, prepare_inputs
-from .recipes import TRAINABLE, guided_filter_model, load_pretrained, pretrained_path
+from .recipes import TRAINABLE, guide_mode_of, guided_filter_model, load_pretrained, pretrained_path
 from .runtime import try_gpu
 from .storage import read_weights, tensors_digest
 from .training import load_weights
@@ -57,8 +57,9 @@ def run_method(run_dir) -> tuple:
         from .learned_gate import load_run
 
         return load_run(run_dir)
-    _, build, guide_mode, _ = TRAINABLE[name]
-    return load_weights(build(scale, rec["meta"]["settings"]), run_dir / "weights.safetensors"), guide_mode, \
+    _, build, _, _ = TRAINABLE[name]
+    settings = rec["meta"]["settings"]
+    return load_weights(build(scale, settings), run_dir / "weights.safetensors"), guide_mode_of(name, settings), \
         str(run_dir)
 
 

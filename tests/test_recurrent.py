@@ -175,3 +175,61 @@ def test_multispectral_table_names_every_cave_test_scene_and_labels_its_16_bit_p
     md = table_001({"bicubic": {4: rows}}, "ms", protocol=PROTOCOL_HERE_CAVE)
     assert "peak 65535" in md.split("**Computed here")[1] and unlabelled_columns(md) == []
     assert "| bicubic | 30.00 | 0.9000 | - | - |" in md
+
+
+def test_ablation_without_fusion_ignores_the_guide_and_still_learns():
+    """fusion='none' (chapter 7's ablation) has no guide branch: the output cannot depend on the guide, the HR
+    state is soft-thresholded (LeSITA with the guide codes z = 0 is soft thresholding at 2 mu), every remaining
+    parameter gets a gradient, and with fusion the guide does change the output."""
+    torch.manual_seed(0)
+    lr = torch.rand(2, 1, 5, 7)
+    plain = RecurrentCoupledNet(2, atoms=6, steps=2, guide_layers=2, fusion="none")
+    assert plain.guide_encoder is None and not any("guide" in n for n, _ in plain.named_parameters())
+    g1, g2 = torch.rand(2, 3, 10, 14), torch.rand(2, 3, 10, 14)
+    assert torch.equal(plain(lr, g1), plain(lr, g2))
+    ((plain(lr, g1) - torch.rand(2, 1, 10, 14)) ** 2).mean().backward()
+    for name, p in plain.named_parameters():
+        assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
+    fused = RecurrentCoupledNet(2, atoms=6, steps=2, guide_layers=2)
+    assert not torch.allclose(fused(lr, g1), fused(lr, g2))
+    # the HR step without guide codes is LeSITA's z = 0 case with the threshold doubled
+    v = torch.randn(1, 6, 4, 4)
+    with torch.no_grad():
+        plain.R.zero_()
+        fused.R.zero_()
+        fused.mu.copy_(plain.mu / 2)
+    assert torch.allclose(plain.hr_step(torch.zeros_like(v), v, None),
+                          fused.hr_step(torch.zeros_like(v), v, torch.zeros_like(v)))
+    with pytest.raises(ValueError, match="fusion must be"):
+        RecurrentCoupledNet(2, fusion="late")
+
+
+def test_ablation_settings_choose_the_guide_and_reach_every_loader(tmp_path):
+    """The recipe's ``guide`` / ``fusion`` settings build the network they name, a run folder trained with the
+    luminance guide is scored with the luminance guide, records without the settings load as RGB + LeSITA, and a
+    bad guide is refused before any work."""
+    import json
+
+    from mmsr.guidance_check import run_method
+    from mmsr.recipes import TRAINABLE, guide_mode_of, train_model
+
+    build = TRAINABLE["recurrent"][1]
+    s = {"atoms": 4, "rnn_steps": 1, "guide_layers": 1, "output": "mean"}
+    assert build(2, s).guide_channels == 3 and build(2, s).fusion == "lesita"
+    assert build(2, {**s, "guide": "gray"}).guide_channels == 1
+    assert build(2, {**s, "fusion": "none"}).guide_encoder is None
+    assert guide_mode_of("recurrent", s) == "rgb" and guide_mode_of("recurrent", {"guide": "gray"}) == "gray"
+    assert guide_mode_of("djf", {}) == "rgb" and guide_mode_of("lmcsc", {}) == "gray"
+    with pytest.raises(ValueError, match="guide must be"):
+        train_model("recurrent", 2, "smoke", out_dir=tmp_path / "bad", guide="grey")
+    assert not (tmp_path / "bad").exists()
+    train_model("recurrent", 2, "smoke", out_dir=tmp_path / "run", progress=False, steps=2, guide="gray")
+    assert json.loads((tmp_path / "run" / "record.json").read_text())["meta"]["settings"]["guide"] == "gray"
+    model, mode, _ = run_method(tmp_path / "run")
+    assert mode == "gray" and model.guide_channels == 1
+    # weights committed before the settings existed still load (their signature has no fusion in it)
+    from mmsr.recipes import load_pretrained
+
+    for name, scale in (("recurrent", 2), ("recurrent", 4), ("recurrent_cave", 8)):
+        net = load_pretrained(name, scale)
+        assert net.fusion == "lesita" and net.guide_channels == 3

@@ -21,7 +21,8 @@ bilinear interpolation of each code map), and ``Skip`` a learned upsampling of `
 not bicubic, and learned, as 001 asks. With ``Up(l_t)`` standing for ``D~ * x / L`` and ``Q = D~ / L``,
 ``R = D``, one HR step is exactly one proximal-gradient step of l1-l1 minimisation (:meth:`hr_step`, tested);
 with ``Down = 0``, ``W * y = D^T y / L``, ``C = D^T/L`` and ``E = D`` one LR step is one ISTA step
-(:meth:`lr_step`, tested).
+(:meth:`lr_step`, tested). ``fusion='none'`` removes the guide branch (soft thresholding in the HR state): the
+single-image network of chapter 7's ablation.
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class RecurrentCoupledNet(nn.Module):
 
     def __init__(self, scale: int = 4, atoms: int = 64, kernel: int = 5, steps: int = 3, guide_channels: int = 3,
                  guide_layers: int = 3, gamma0: float = 0.01, mu0: float = 0.01, std: float = 0.01,
-                 output: str = "mean"):
+                 output: str = "mean", fusion: str = "lesita"):
         super().__init__()
         self.scale = check_scale(scale)
         if kernel % 2 == 0:
@@ -63,7 +64,10 @@ class RecurrentCoupledNet(nn.Module):
             raise ValueError(f"steps must be >= 1, got {steps}")
         if output not in ("mean", "last"):
             raise ValueError(f"output must be 'mean' or 'last', got {output!r}")
+        if fusion not in ("lesita", "none"):
+            raise ValueError(f"fusion must be 'lesita' or 'none', got {fusion!r}")
         self.steps, self.pad, self.output, self.guide_channels = steps, kernel // 2, output, guide_channels
+        self.fusion = fusion
         k = atoms
 
         def filt(out_c, in_c):
@@ -75,7 +79,9 @@ class RecurrentCoupledNet(nn.Module):
         # HR state: Q (1 -> k), R (k -> 1), thresholds mu of LeSITA
         self.Q, self.R = filt(k, 1), filt(1, k)
         self.mu = nn.Parameter(torch.full((1, k, 1, 1), float(mu0)))
-        self.guide_encoder = ACSC(guide_channels, k, kernel, guide_layers, gamma0=mu0, std=std)
+        # fusion='none' (the ablation of chapter 7): no guide branch, the HR state is soft-thresholded
+        self.guide_encoder = ACSC(guide_channels, k, kernel, guide_layers, gamma0=mu0, std=std) \
+            if fusion == "lesita" else None
         size, pad = _updown_geometry(self.scale)
         self.up = nn.ConvTranspose2d(k, k, size, stride=self.scale, padding=pad, groups=k, bias=False)
         self.down = nn.Conv2d(k, k, size, stride=self.scale, padding=pad, groups=k, bias=False)
@@ -118,9 +124,12 @@ class RecurrentCoupledNet(nn.Module):
             v = v + feedback
         return soft_threshold(v, self.gamma.clamp_min(0))
 
-    def hr_step(self, h: torch.Tensor, drive: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """``xi_mu(h - Q * (R * h) + drive; z)`` -- one LMCSC stage (eq. (5) of 000) driven by ``Up(l_t)``."""
+    def hr_step(self, h: torch.Tensor, drive: torch.Tensor, z) -> torch.Tensor:
+        """``xi_mu(h - Q * (R * h) + drive; z)`` -- one LMCSC stage (eq. (5) of 000) driven by ``Up(l_t)``; with
+        ``z = None`` (``fusion='none'``) soft thresholding ``phi_mu`` instead of LeSITA."""
         back = F.conv2d(conv2d_few_outputs(h, self.R, self.pad), self.Q, padding=self.pad)
+        if z is None:
+            return soft_threshold(h - back + drive, self.mu.clamp_min(0))
         return lesita(h - back + drive, z, self.mu.clamp_min(0))
 
     # -- the network ----------------------------------------------------------------------------------
@@ -142,10 +151,11 @@ class RecurrentCoupledNet(nn.Module):
     def states(self, lr: torch.Tensor, guide: torch.Tensor):
         """``(ls, hs, z)``: the LR and HR states after every step and the guide's codes (interpretability)."""
         self.check_inputs(lr, guide)
-        z = self.guide_encoder(guide)
+        z = None if self.guide_encoder is None else self.guide_encoder(guide)
         wy = F.conv2d(lr, self.W, padding=self.pad)
         l = soft_threshold(wy, self.gamma.clamp_min(0))
-        h = self.hr_step(torch.zeros_like(z), self.up(l), z)
+        up = self.up(l)
+        h = self.hr_step(torch.zeros_like(up), up, z)
         ls, hs = [l], [h]
         for _ in range(self.steps - 1):
             l = self.lr_step(l, wy, self.down(h))
@@ -175,4 +185,7 @@ class RecurrentCoupledNet(nn.Module):
                 "gamma_mean": float(self.gamma.detach().clamp_min(0).mean())}
 
     def extra_repr(self) -> str:
-        return f"scale={self.scale}, steps={self.steps}, output={self.output}, guide_channels={self.guide_channels}"
+        # the weights' signature is built from this line: fusion is named only where it differs from LeSITA, so
+        # that weights written before the option existed keep loading
+        return (f"scale={self.scale}, steps={self.steps}, output={self.output}, guide_channels={self.guide_channels}"
+                + ("" if self.fusion == "lesita" else f", fusion={self.fusion}"))
