@@ -34,7 +34,7 @@ from .data.datasets import load_epfl_nir
 from .evaluate import prepare_inputs
 from .metrics import psnr, quantize
 from .models.gated import GateHead, LearnedGateSR
-from .training import TrainConfig, Trainer, load_weights, patch_batches
+from .training import LOSSES, TrainConfig, Trainer, load_weights, patch_batches
 
 #: the guided NIR models a gate can be trained for
 GUIDED = ("djf", "coista", "lmcsc", "recurrent")
@@ -215,9 +215,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="run folder (re-running the command resumes)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--loss", choices=LOSSES, default="mse",
+                    help="mse: the pooled squared error; log_mse: every crop's PSNR counts alike")
     a = ap.parse_args(argv)
     cfg = TrainConfig(steps=a.steps, batch_size=8, lr=1e-3, lr_milestones=(int(a.steps * 0.75),), val_every=250,
-                      ckpt_every=250, seed=a.seed, progress=False)
+                      ckpt_every=250, seed=a.seed, progress=False, loss=a.loss)
     res = train_gate(a.model, a.scale, a.root, a.out, a.seed, config=cfg)
     print(json.dumps({"final_validation": res.record.get("final_validation"),
                       "train_seconds": res.record.get("train_seconds")}))

@@ -35,6 +35,12 @@ from .runtime import seed_everything, try_gpu
 Batch = tuple  # (inputs tuple, target)
 
 
+#: the training losses :class:`TrainConfig` knows
+LOSSES = ("mse", "l1", "log_mse")
+#: added to each sample's MSE in the "log_mse" loss (a 100 dB PSNR cap for images in [0, 1])
+LOG_MSE_FLOOR = 1e-10
+
+
 @dataclass
 class TrainConfig:
     """Everything that decides a training run (recorded verbatim in checkpoints and result records)."""
@@ -45,7 +51,7 @@ class TrainConfig:
     lr_milestones: tuple = ()  # steps at which the learning rate is multiplied by lr_gamma
     lr_gamma: float = 0.5
     weight_decay: float = 0.0
-    loss: str = "mse"  # "mse" or "l1"
+    loss: str = "mse"  # "mse", "l1", or "log_mse": the mean over samples of 10 log10(sample MSE) = -mean PSNR + c
     grad_clip: Optional[float] = None
     val_every: int = 0  # 0: validate only at the end
     ckpt_every: int = 0  # 0: checkpoint only at the end
@@ -57,8 +63,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.steps < 0 or self.batch_size < 1:
             raise ValueError(f"steps must be >= 0 and batch_size >= 1, got {self.steps}, {self.batch_size}")
-        if self.loss not in ("mse", "l1"):
-            raise ValueError(f"unknown loss {self.loss!r}; expected 'mse' or 'l1'")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; expected one of {LOSSES}")
         if self.adversarial_weight < 0:
             raise ValueError(f"adversarial_weight must be >= 0, got {self.adversarial_weight}")
         self.lr_milestones = tuple(int(m) for m in self.lr_milestones)
@@ -297,6 +303,10 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------------------
     def _loss(self, pred, target):
+        if self.config.loss == "log_mse":
+            # each sample's PSNR counts alike: a crop with a small error weighs as much as one with a large error
+            per_sample = ((pred - target) ** 2).flatten(1).mean(1)
+            return 10 * torch.log10(per_sample + LOG_MSE_FLOOR).mean()
         return F.mse_loss(pred, target) if self.config.loss == "mse" else F.l1_loss(pred, target)
 
     def _validate(self) -> Optional[dict]:
@@ -385,10 +395,11 @@ class Trainer:
             self.step += 1
             done_here += 1
             step_s = max(step_s * 0.9, time.perf_counter() - t_step)  # a cautious (high) running estimate
+            if self.step % 10 == 0 or self.step == cfg.steps:   # recorded with or without a progress bar
+                last_loss = float(loss.detach())
             if bar is not None:
                 bar.update(1)
                 if self.step % 10 == 0 or self.step == cfg.steps:
-                    last_loss = float(loss.detach())
                     bar.set_postfix(loss=f"{last_loss:.3g}")
             if cfg.val_every and self.step % cfg.val_every == 0 and self.step < cfg.steps:
                 t_val = time.perf_counter()

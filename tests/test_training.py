@@ -83,6 +83,27 @@ def test_lr_schedule_and_config_errors():
         TrainConfig(loss="huber")
 
 
+def test_log_mse_loss_weighs_every_sample_alike_and_trains():
+    """The "log_mse" loss is the mean of 10 log10(sample MSE): a sample whose error halves lowers it by the same
+    3.01 dB whatever its size, so a sample with a small error is not drowned by one with a large error (the pooled
+    MSE barely moves)."""
+    trainer = Trainer(tiny_model(), _cfg(loss="log_mse"), synthetic_batches, out_dir=None, device="cpu")
+    target = torch.zeros(2, 1, 4, 4)
+    big, small = torch.full((1, 1, 4, 4), 1.0), torch.full((1, 1, 4, 4), 0.01)
+    before = float(trainer._loss(torch.cat([big, small]), target))
+    assert before == pytest.approx(10 * (0 + -4) / 2)
+    halved = small / 2 ** 0.5   # the small sample's MSE halved
+    assert float(trainer._loss(torch.cat([big, halved]), target)) == pytest.approx(before - 10 * 0.30103 / 2, abs=1e-4)
+    mse = Trainer(tiny_model(), _cfg(), synthetic_batches, out_dir=None, device="cpu")
+    assert float(mse._loss(torch.cat([big, small]), target)) - float(mse._loss(torch.cat([big, halved]), target)) \
+        < 1e-4
+    (x,), y = synthetic_batches(0)
+    with torch.no_grad():
+        start = float(trainer._loss(trainer.model(x), y))
+    res = trainer.fit()
+    assert res.record["config"]["loss"] == "log_mse" and res.record["last_train_loss"] < start - 3
+
+
 def test_atomic_write_leaves_no_partial_file(tmp_path):
     path = tmp_path / "r.json"
     atomic_write_json(path, {"a": 1})
