@@ -1,0 +1,154 @@
+"""The recurrent network's ablation (chapter 7): ``python -m mmsr.ablation --root ../shared/data --out DIR``.
+
+The coupled-priors paper leaves open how many steps the network takes, what it outputs, which guide channels it
+reads and whether fusion is needed at all (issue #10). Each choice is decided here on the **validation split**
+(3 training images held out; never a test image): short runs of the same recipe that differ in one setting from
+the base, NIR x4, one thread each, the same patches (same seed) for every variant, and a second seed of the base
+to show how much two runs of the *same* setting differ -- a difference smaller than that is not a finding.
+
+Every run is a normal :mod:`mmsr.train` run folder (resumable; ``record.json`` with settings, seed, commit,
+wall time); :func:`ablation_rows` reads the records, so the chapter's table is regenerated from them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+#: the settings every ablation run shares (NIR x4, a short CPU run with a decaying learning rate, so that the
+#: end point is not one noisy Adam step)
+BASE = {"atoms": 32, "rnn_steps": 3, "output": "mean", "guide": "rgb", "fusion": "lesita", "patches": 6000,
+        "steps": 500, "milestones": (350, 450), "val_every": 250, "ckpt_every": 250}
+SCALE = 4
+
+#: variant -> (seed, settings that differ from :data:`BASE`, what the variant asks). In run order: the most
+#: telling first, so that a run stopped early still answers the main questions.
+VARIANTS = {
+    "base": (0, {}, "the committed design: T = 3, mean of the HR states, RGB guide, LeSITA fusion"),
+    "nofusion": (0, {"fusion": "none"}, "no guide at all: soft thresholding in the HR state (single-image)"),
+    "gray": (0, {"guide": "gray"}, "the guide's luminance instead of its three channels"),
+    "steps1": (0, {"rnn_steps": 1}, "T = 1: no recurrence, one LR and one HR step"),
+    "last": (0, {"output": "last"}, "decode the last HR state, not the mean over steps"),
+    "base_s1": (1, {}, "the base again with seed 1: the spread of two runs of one setting"),
+    "steps5": (0, {"rnn_steps": 5}, "T = 5 steps"),
+}
+
+
+def _check_variants(names) -> list:
+    names = list(names)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown ablation variants {unknown}; expected some of {list(VARIANTS)}")
+    return names
+
+
+def train_command(variant: str, out: str = "runs/ablation", root: str = "../shared/data") -> str:
+    """The shell command that trains ``variant`` (what the record's provenance and the chapter show)."""
+    seed, change, _ = VARIANTS[_check_variants([variant])[0]]
+    s = {**BASE, **change}
+    sets = " ".join(f"--set {shlex.quote(f'{k}={v}'.replace(' ', ''))}" for k, v in s.items())
+    return (f"OMP_NUM_THREADS=1 python -m mmsr.train recurrent --scale {SCALE} --mode default --data-root {root} "
+            f"--seed {seed} {sets} --out {out}/recurrent_x{SCALE}_{variant} --no-progress")
+
+
+def run_variants(root, out, variants=None, device=None) -> list:
+    """Train the variants not finished yet under ``out`` (one after another; an interrupted run resumes from its
+    last checkpoint). Returns the run folders."""
+    from .recipes import train_model
+
+    names = _check_variants(VARIANTS if variants is None else variants)
+    folders = []
+    for name in names:
+        seed, change, _ = VARIANTS[name]
+        folder = Path(out) / f"recurrent_x{SCALE}_{name}"
+        if not (folder / "record.json").is_file():
+            train_model("recurrent", SCALE, "default", root=root, out_dir=folder, seed=seed, device=device,
+                        progress=False, **{**BASE, **change})
+        folders.append(folder)
+    return folders
+
+
+def read_runs(folder) -> dict:
+    """variant -> record of every finished ablation run under ``folder`` (``recurrent_x4_<variant>/record.json``)."""
+    out = {}
+    for name in VARIANTS:
+        path = Path(folder) / f"recurrent_x{SCALE}_{name}" / "record.json"
+        if path.is_file():
+            out[name] = json.loads(path.read_text())
+    return out
+
+
+def ablation_rows(records: dict) -> tuple[list, list]:
+    """``(header, rows)``: per variant its change, parameters, validation PSNR at each check, the difference from
+    the base's final one, and CPU-minutes. Records whose settings are not the variant's are refused (a table
+    must not mislabel a run)."""
+    header = ["variant", "what it asks", "parameters", "val PSNR by step (dB)", "final - base (dB)", "minutes"]
+    base = records.get("base")
+    rows = []
+    for name, rec in records.items():
+        seed, change, what = VARIANTS[name]
+        s = rec["meta"]["settings"]
+        wrong = {k: s.get(k) for k, v in {**BASE, **change}.items() if k in s and _norm(s[k]) != _norm(v)}
+        if wrong or rec["config"]["seed"] != seed:
+            raise ValueError(f"the record of {name!r} has other settings than the variant: {wrong or 'seed'}")
+        curve = ", ".join(f"{h['val_psnr']:.2f}" for h in rec["history"])
+        final = rec["final_validation"]["val_psnr"]
+        d = "-" if base is None or name == "base" else f"{final - base['final_validation']['val_psnr']:+.2f}"
+        rows.append([name, what, rec["parameters"], curve, d, f"{rec['train_seconds'] / 60:.0f}"])
+    return header, rows
+
+
+def plot_ablation(records: dict, ax=None):
+    """Each variant's final validation PSNR minus the base's (bars), with a grey band as wide as the difference
+    between the two seeds of the base: a bar inside the band is within what a second run of one setting moves."""
+    import matplotlib.pyplot as plt
+
+    if "base" not in records:
+        raise ValueError("the ablation plot needs the base run (its final validation is the zero line)")
+    base = records["base"]["final_validation"]["val_psnr"]
+    names = [n for n in records if n != "base"]
+    d = [records[n]["final_validation"]["val_psnr"] - base for n in names]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.45 * len(names) + 1.2))
+    if "base_s1" in records:
+        spread = abs(records["base_s1"]["final_validation"]["val_psnr"] - base)
+        ax.axvspan(-spread, spread, color="0.85", label="base: seed 1 - seed 0")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.barh(range(len(names)), d, color=["C3" if v < 0 else "C2" for v in d])
+    for k, v in enumerate(d):
+        ax.text(v, k, f" {v:+.2f} ", va="center", ha="left" if v >= 0 else "right", fontsize=8)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.axvline(0, color="k", lw=1)
+    lo, hi = min(d + [0]), max(d + [0])
+    ax.set_xlim(lo - 0.25 * (hi - lo + 0.1), hi + 0.25 * (hi - lo + 0.1))
+    ax.set_xlabel(f"validation PSNR - base ({base:.2f} dB), NIR x{SCALE}")
+    return ax
+
+
+def _norm(v):
+    return list(v) if isinstance(v, (tuple, list)) else v
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m mmsr.ablation", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--root", default=None, help="data root (default: $MMSR_DATA)")
+    ap.add_argument("--out", type=Path, default=Path("runs/ablation"))
+    ap.add_argument("--only", nargs="+", default=None, choices=list(VARIANTS), metavar="VARIANT",
+                    help=f"some of {list(VARIANTS)}")
+    ap.add_argument("--print-commands", action="store_true", help="print each variant's command and exit")
+    a = ap.parse_args(argv)
+    names = _check_variants(VARIANTS if a.only is None else a.only)
+    if a.print_commands:
+        print("\n".join(train_command(n, str(a.out), a.root or "$MMSR_DATA") for n in names))
+        return 0
+    run_variants(a.root, a.out, names)
+    header, rows = ablation_rows(read_runs(a.out))
+    print("\n".join(" | ".join(map(str, r)) for r in [header] + rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

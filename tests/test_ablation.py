@@ -1,0 +1,90 @@
+"""Chapter 7's ablation of the recurrent network: every variant is a known setting that differs from the base in
+one place, the commands say what runs, the table is read from records and refuses a mislabelled one."""
+import copy
+import json
+
+import pytest
+
+from mmsr import ablation
+from mmsr.recipes import RECURRENT_SETTINGS
+from mmsr.train import parse_overrides
+
+
+def test_every_variant_changes_one_known_setting_or_the_seed():
+    known = set(RECURRENT_SETTINGS["default"])
+    assert set(ablation.BASE) <= known
+    for name, (seed, change, what) in ablation.VARIANTS.items():
+        assert set(change) <= known, name
+        assert all(ablation.BASE[k] != v for k, v in change.items()), name
+        assert (len(change) == 1) != (name == "base" or seed != 0), name   # one change, or the seed only
+        assert what
+
+
+def test_commands_set_what_the_variant_needs():
+    for name, (seed, change, _) in ablation.VARIANTS.items():
+        cmd = ablation.train_command(name, "runs/x", "/data")
+        args = cmd.split()
+        sets = parse_overrides([a.strip("'") for i, a in enumerate(args) if i and args[i - 1] == "--set"])
+        assert sets == {**ablation.BASE, **change}, name
+        assert f"--seed {seed} " in cmd and f"runs/x/recurrent_x4_{name} " in cmd and "--data-root /data" in cmd
+
+
+def _record(name, final, history=(33.0,)):
+    seed, change, _ = ablation.VARIANTS[name]
+    s = {**ablation.BASE, **change}
+    s["milestones"] = list(s["milestones"])   # as JSON writes it
+    return {"meta": {"settings": s}, "config": {"seed": seed}, "parameters": 100,
+            "history": [{"step": 250 * (i + 1), "val_psnr": v} for i, v in enumerate(list(history) + [final])],
+            "final_validation": {"val_psnr": final}, "train_seconds": 600.0}
+
+
+def test_rows_are_read_from_records_and_a_mislabelled_record_is_refused(tmp_path):
+    for name, final in (("base", 34.0), ("nofusion", 33.25), ("gray", 34.5)):
+        d = tmp_path / f"recurrent_x4_{name}"
+        d.mkdir()
+        (d / "record.json").write_text(json.dumps(_record(name, final)))
+    recs = ablation.read_runs(tmp_path)
+    assert list(recs) == ["base", "nofusion", "gray"]
+    header, rows = ablation.ablation_rows(recs)
+    by = {r[0]: dict(zip(header, r)) for r in rows}
+    assert by["base"]["final - base (dB)"] == "-" and by["nofusion"]["final - base (dB)"] == "-0.75"
+    assert by["gray"]["final - base (dB)"] == "+0.50" and by["gray"]["val PSNR by step (dB)"] == "33.00, 34.50"
+    assert by["gray"]["minutes"] == "10"
+    wrong = copy.deepcopy(recs)
+    wrong["gray"]["meta"]["settings"]["guide"] = "rgb"      # a base run filed under "gray"
+    with pytest.raises(ValueError, match="other settings"):
+        ablation.ablation_rows(wrong)
+    wrong = copy.deepcopy(recs)
+    wrong["base"]["config"]["seed"] = 1
+    with pytest.raises(ValueError, match="seed"):
+        ablation.ablation_rows(wrong)
+
+
+def test_bad_variants_are_refused_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="unknown ablation variants"):
+        ablation.run_variants(None, tmp_path, ["base", "deeper"])
+    assert not any(tmp_path.iterdir())
+    with pytest.raises(SystemExit):
+        ablation.main(["--only", "deeper", "--out", str(tmp_path)])
+
+
+def test_a_smoke_sized_variant_trains_and_lands_in_the_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(ablation, "BASE", {**ablation.BASE, "atoms": 4, "patches": 32, "steps": 2,
+                                           "milestones": (), "val_every": 0, "ckpt_every": 0})
+    folders = ablation.run_variants(None, tmp_path, ["nofusion"])
+    assert (folders[0] / "record.json").is_file()
+    header, rows = ablation.ablation_rows(ablation.read_runs(tmp_path))
+    assert [r[0] for r in rows] == ["nofusion"] and rows[0][4] == "-"
+
+
+def test_plot_shows_one_bar_per_variant_against_the_base_and_needs_the_base():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    recs = {n: _record(n, v) for n, v in (("base", 34.0), ("nofusion", 33.25), ("base_s1", 34.1), ("gray", 34.5))}
+    ax = ablation.plot_ablation(recs)
+    widths = [p.get_width() for p in ax.patches if p.get_height() < 1][-3:]   # the bars, not the band
+    assert widths == pytest.approx([-0.75, 0.1, 0.5])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["nofusion", "base_s1", "gray"]
+    with pytest.raises(ValueError, match="base run"):
+        ablation.plot_ablation({"gray": recs["gray"]})
