@@ -1,7 +1,7 @@
 """The recurrent network's ablation (chapter 7): ``python -m mmsr.ablation --root ../shared/data --out DIR``.
 
 The coupled-priors paper leaves open how many steps the network takes, what it outputs, which guide channels it
-reads and whether fusion is needed at all (issue #10). Each choice is decided here on the **validation split**
+reads, whether its steps share weights and whether fusion is needed at all (issue #10). Each choice is decided here on the **validation split**
 (3 training images held out; never a test image): short runs of the same recipe that differ in one setting from
 the base, NIR x4, one thread each, the same patches (same seed) for every variant, and a second seed of the base
 to show how much two runs of the *same* setting differ -- a difference smaller than that is not a finding.
@@ -19,7 +19,8 @@ from pathlib import Path
 
 #: the settings every ablation run shares (NIR x4, a short CPU run with a decaying learning rate, so that the
 #: end point is not one noisy Adam step)
-BASE = {"atoms": 32, "rnn_steps": 3, "output": "mean", "guide": "rgb", "fusion": "lesita", "patches": 6000,
+BASE = {"atoms": 32, "rnn_steps": 3, "output": "mean", "guide": "rgb", "fusion": "lesita", "shared": True,
+        "patches": 6000,
         "steps": 500, "milestones": (350, 450), "val_every": 250, "ckpt_every": 250}
 SCALE = 4
 
@@ -33,6 +34,7 @@ VARIANTS = {
     "last": (0, {"output": "last"}, "decode the last HR state, not the mean over steps"),
     "base_s1": (1, {}, "the base again with seed 1: the spread of two runs of one setting"),
     "steps5": (0, {"rnn_steps": 5}, "T = 5 steps"),
+    "perstep": (0, {"shared": False}, "steps 2..T with their own filters and thresholds, not shared ones"),
 }
 
 

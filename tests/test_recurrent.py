@@ -233,3 +233,41 @@ def test_ablation_settings_choose_the_guide_and_reach_every_loader(tmp_path):
     for name, scale in (("recurrent", 2), ("recurrent", 4), ("recurrent_cave", 8)):
         net = load_pretrained(name, scale)
         assert net.fusion == "lesita" and net.guide_channels == 3
+
+
+def test_per_step_weights_are_the_shared_network_when_copied_from_it_and_all_learn():
+    """shared=False (chapter 7's ablation) gives steps 2..T their own E, C, gamma, Q, R, mu: with each step's set
+    copied from a shared network the outputs are that network's; untied, every parameter gets a gradient and the
+    steps differ; the shared network's initial draw is unchanged by the option."""
+    torch.manual_seed(1)
+    shared = RecurrentCoupledNet(2, atoms=5, steps=3, guide_layers=2)
+    torch.manual_seed(1)
+    untied = RecurrentCoupledNet(2, atoms=5, steps=3, guide_layers=2, shared=False)
+    assert len(untied.later) == 2 and not hasattr(untied, "E")
+    # the shared network registers its parameters in the order its checkpoints' optimizer states were written in
+    assert [n for n, _ in shared.named_parameters()][:7] == ["W", "E", "C", "gamma", "Q", "R", "mu"]
+    one_set = sum(p.numel() for p in untied.later[0].parameters())
+    filters = sum(getattr(shared, n).numel() for n in ("E", "C", "Q", "R"))
+    # T - 1 sets replace the shared filters; step 1 keeps its own thresholds
+    assert sum(p.numel() for p in untied.parameters()) - sum(p.numel() for p in shared.parameters()) == \
+        2 * one_set - filters
+    own = dict(shared.named_parameters())
+    assert all(torch.equal(p, own[n]) for n, p in untied.named_parameters() if n in own)
+    assert all(torch.equal(getattr(untied.later[0], n), own[n]) for n in ("E", "C", "Q", "R"))
+    with torch.no_grad():
+        for w in untied.later:
+            for n in ("E", "C", "gamma", "Q", "R", "mu"):
+                getattr(w, n).copy_(own[n])
+    lr, guide = torch.rand(2, 1, 5, 7), torch.rand(2, 3, 10, 14)
+    assert torch.equal(shared(lr, guide), untied(lr, guide))
+    with torch.no_grad():
+        untied.later[1].mu.mul_(3)
+    assert not torch.allclose(shared(lr, guide), untied(lr, guide))
+    ((untied(lr, guide) - torch.rand(2, 1, 10, 14)) ** 2).mean().backward()
+    for name, p in untied.named_parameters():
+        assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
+    assert untied.step_weights(3) is untied.later[1] and shared.step_weights(2) is shared
+    with pytest.raises(ValueError, match="steps 2..3"):
+        shared.step_weights(1)
+    with pytest.raises(ValueError, match="shared=True"):
+        RecurrentCoupledNet.from_dictionary(derivative_filters(), 0.1, 2, (8, 8), shared=False)

@@ -22,7 +22,8 @@ not bicubic, and learned, as 001 asks. With ``Up(l_t)`` standing for ``D~ * x / 
 ``R = D``, one HR step is exactly one proximal-gradient step of l1-l1 minimisation (:meth:`hr_step`, tested);
 with ``Down = 0``, ``W * y = D^T y / L``, ``C = D^T/L`` and ``E = D`` one LR step is one ISTA step
 (:meth:`lr_step`, tested). ``fusion='none'`` removes the guide branch (soft thresholding in the HR state): the
-single-image network of chapter 7's ablation.
+single-image network of chapter 7's ablation; ``shared=False`` gives steps ``2..T`` their own filters and
+thresholds (also an ablation).
 """
 from __future__ import annotations
 
@@ -50,12 +51,27 @@ def bilinear_kernel(size: int, scale: int) -> torch.Tensor:
     return (w[:, None] * w[None, :]).float()
 
 
+class _StepWeights(nn.Module):
+    """The filters and thresholds of one recurrent step when steps do not share them (``shared=False``)."""
+
+    def __init__(self, k: int, kernel: int, gamma0: float, mu0: float, std: float):
+        super().__init__()
+
+        def filt(out_c, in_c):
+            return nn.Parameter(torch.randn(out_c, in_c, kernel, kernel) * std)
+
+        self.E, self.C = filt(1, k), filt(k, 1)
+        self.gamma = nn.Parameter(torch.full((1, k, 1, 1), float(gamma0)))
+        self.Q, self.R = filt(k, 1), filt(1, k)
+        self.mu = nn.Parameter(torch.full((1, k, 1, 1), float(mu0)))
+
+
 class RecurrentCoupledNet(nn.Module):
     """``model(lr (N,1,h,w), guide (N,C,hs,ws)) -> (N,1,hs,ws)``, the dual-state recurrent coupled network."""
 
     def __init__(self, scale: int = 4, atoms: int = 64, kernel: int = 5, steps: int = 3, guide_channels: int = 3,
                  guide_layers: int = 3, gamma0: float = 0.01, mu0: float = 0.01, std: float = 0.01,
-                 output: str = "mean", fusion: str = "lesita"):
+                 output: str = "mean", fusion: str = "lesita", shared: bool = True):
         super().__init__()
         self.scale = check_scale(scale)
         if kernel % 2 == 0:
@@ -67,17 +83,24 @@ class RecurrentCoupledNet(nn.Module):
         if fusion not in ("lesita", "none"):
             raise ValueError(f"fusion must be 'lesita' or 'none', got {fusion!r}")
         self.steps, self.pad, self.output, self.guide_channels = steps, kernel // 2, output, guide_channels
-        self.fusion = fusion
+        self.fusion, self.shared = fusion, bool(shared)
         k = atoms
 
         def filt(out_c, in_c):
             return nn.Parameter(torch.randn(out_c, in_c, kernel, kernel) * std)
 
-        # LR state: W (1 -> k), E (k -> 1), C (1 -> k) -- the ACSC step in the form of eq. (5) of 000
-        self.W, self.E, self.C = filt(k, 1), filt(1, k), filt(k, 1)
+        # LR state: W (1 -> k), E (k -> 1), C (1 -> k) -- the ACSC step in the form of eq. (5) of 000. With
+        # shared=False (chapter 7's ablation) steps 2..T have their own E, C, Q, R and thresholds (`later`, made
+        # last, so that every parameter the two forms have in common starts from the same draw)
+        self.W = filt(k, 1)
+        ec = filt(1, k), filt(k, 1)
+        if self.shared:   # registered in this order: checkpoints' optimizer states follow it
+            self.E, self.C = ec
         self.gamma = nn.Parameter(torch.full((1, k, 1, 1), float(gamma0)))
         # HR state: Q (1 -> k), R (k -> 1), thresholds mu of LeSITA
-        self.Q, self.R = filt(k, 1), filt(1, k)
+        qr = filt(k, 1), filt(1, k)
+        if self.shared:
+            self.Q, self.R = qr
         self.mu = nn.Parameter(torch.full((1, k, 1, 1), float(mu0)))
         # fusion='none' (the ablation of chapter 7): no guide branch, the HR state is soft-thresholded
         self.guide_encoder = ACSC(guide_channels, k, kernel, guide_layers, gamma0=mu0, std=std) \
@@ -93,6 +116,12 @@ class RecurrentCoupledNet(nn.Module):
             nn.init.normal_(self.down.weight, std=std)
         self.decoder = nn.Conv2d(k, 1, kernel, padding=self.pad, bias=False)
         nn.init.normal_(self.decoder.weight, std=std)
+        self.later = None
+        if not self.shared:   # step 2 starts from the draw the shared filters would have had
+            self.later = nn.ModuleList(_StepWeights(k, kernel, gamma0, mu0, std) for _ in range(steps - 1))
+            with torch.no_grad():
+                for n, v in zip(("E", "C", "Q", "R"), ec + qr):
+                    getattr(self.later[0], n).copy_(v)
 
     @classmethod
     def from_dictionary(cls, filters: torch.Tensor, lam: float, scale: int, image_size, **kwargs):
@@ -102,6 +131,8 @@ class RecurrentCoupledNet(nn.Module):
         ``D~ x / L`` one l1-l1 proximal-gradient step (chapter 7, tests)."""
         from ..ops import ConvDictionary
 
+        if not kwargs.get("shared", True):
+            raise ValueError("from_dictionary ties every step to one dictionary: it needs shared=True")
         f = filters.double()
         net = cls(scale, atoms=f.shape[1], kernel=f.shape[-1], **kwargs).double()
         L = ConvDictionary(f).lipschitz(tuple(image_size))
@@ -116,21 +147,35 @@ class RecurrentCoupledNet(nn.Module):
         return net
 
     # -- one step of each state (the unfolded iterations) ----------------------------------------------
-    def lr_step(self, l: torch.Tensor, wy: torch.Tensor, feedback=None) -> torch.Tensor:
-        """``phi_gamma(l - C * (E * l) + W*y + feedback)``; ``wy`` is ``W * y`` (computed once)."""
-        back = F.conv2d(conv2d_few_outputs(l, self.E, self.pad), self.C, padding=self.pad)
+    def step_weights(self, t: int):
+        """What holds the ``E, C, gamma, Q, R, mu`` of step ``t = 2..T``: the network itself when the weights are
+        shared, else that step's own :class:`_StepWeights`."""
+        if not 2 <= t <= self.steps:
+            raise ValueError(f"steps 2..{self.steps} have recurrent weights, got step {t}")
+        return self if self.later is None else self.later[t - 2]
+
+    def lr_step(self, l: torch.Tensor, wy: torch.Tensor, feedback=None, w=None) -> torch.Tensor:
+        """``phi_gamma(l - C * (E * l) + W*y + feedback)``; ``wy`` is ``W * y`` (computed once); ``w`` holds
+        ``E, C, gamma`` (default: the shared ones)."""
+        w = self if w is None else w
+        back = F.conv2d(conv2d_few_outputs(l, w.E, self.pad), w.C, padding=self.pad)
         v = l - back + wy
         if feedback is not None:
             v = v + feedback
-        return soft_threshold(v, self.gamma.clamp_min(0))
+        return soft_threshold(v, w.gamma.clamp_min(0))
 
-    def hr_step(self, h: torch.Tensor, drive: torch.Tensor, z) -> torch.Tensor:
+    def hr_step(self, h: torch.Tensor, drive: torch.Tensor, z, w=None) -> torch.Tensor:
         """``xi_mu(h - Q * (R * h) + drive; z)`` -- one LMCSC stage (eq. (5) of 000) driven by ``Up(l_t)``; with
-        ``z = None`` (``fusion='none'``) soft thresholding ``phi_mu`` instead of LeSITA."""
-        back = F.conv2d(conv2d_few_outputs(h, self.R, self.pad), self.Q, padding=self.pad)
+        ``z = None`` (``fusion='none'``) soft thresholding ``phi_mu`` instead of LeSITA; ``w`` holds ``Q, R, mu``
+        (default: the shared ones)."""
+        w = self if w is None else w
+        back = F.conv2d(conv2d_few_outputs(h, w.R, self.pad), w.Q, padding=self.pad)
+        return self._hr_shrink(h - back + drive, z, w.mu)
+
+    def _hr_shrink(self, v: torch.Tensor, z, mu: torch.Tensor) -> torch.Tensor:
         if z is None:
-            return soft_threshold(h - back + drive, self.mu.clamp_min(0))
-        return lesita(h - back + drive, z, self.mu.clamp_min(0))
+            return soft_threshold(v, mu.clamp_min(0))
+        return lesita(v, z, mu.clamp_min(0))
 
     # -- the network ----------------------------------------------------------------------------------
     def check_inputs(self, lr: torch.Tensor, guide: torch.Tensor) -> None:
@@ -154,12 +199,12 @@ class RecurrentCoupledNet(nn.Module):
         z = None if self.guide_encoder is None else self.guide_encoder(guide)
         wy = F.conv2d(lr, self.W, padding=self.pad)
         l = soft_threshold(wy, self.gamma.clamp_min(0))
-        up = self.up(l)
-        h = self.hr_step(torch.zeros_like(up), up, z)
+        h = self._hr_shrink(self.up(l), z, self.mu)   # step 1 from h_0 = 0: Q * (R * 0) vanishes
         ls, hs = [l], [h]
-        for _ in range(self.steps - 1):
-            l = self.lr_step(l, wy, self.down(h))
-            h = self.hr_step(h, self.up(l), z)
+        for t in range(2, self.steps + 1):
+            w = self.step_weights(t)
+            l = self.lr_step(l, wy, self.down(h), w)
+            h = self.hr_step(h, self.up(l), z, w)
             ls.append(l)
             hs.append(h)
         return ls, hs, z
@@ -188,4 +233,5 @@ class RecurrentCoupledNet(nn.Module):
         # the weights' signature is built from this line: fusion is named only where it differs from LeSITA, so
         # that weights written before the option existed keep loading
         return (f"scale={self.scale}, steps={self.steps}, output={self.output}, guide_channels={self.guide_channels}"
-                + ("" if self.fusion == "lesita" else f", fusion={self.fusion}"))
+                + ("" if self.fusion == "lesita" else f", fusion={self.fusion}")
+                + ("" if self.shared else ", shared=False"))
