@@ -207,6 +207,22 @@ def load_run(run_dir) -> tuple:
     return LearnedGateSR(guided, single, wrapper.head), gmode, str(run_dir)
 
 
+def compare_on_validation(candidate: dict, reference: dict, max_drop: float = 0.05) -> dict:
+    """The rule written down before the candidate gate was trained (chapter 5, issue #11): adopt the candidate
+    (e.g. another loss) over the reference gate if its final validation score on the landscapes
+    (``val_land_psnr``) is higher and its overall validation score (``val_psnr``) is not lower by more than
+    ``max_drop`` dB. Reads the two runs' records only -- never a test or held-out image."""
+    c, r = candidate["final_validation"], reference["final_validation"]
+    for rec, v in ((candidate, c), (reference, r)):
+        if rec.get("meta", {}).get("model") != "learned_gate" or "val_land_psnr" not in v:
+            raise ValueError("both records must be learned-gate runs validated on landscapes (val+country)")
+    if candidate["meta"]["guided"] != reference["meta"]["guided"] or \
+            candidate["meta"]["scale"] != reference["meta"]["scale"]:
+        raise ValueError("the two gates must be for the same guided model at the same scale")
+    d_land, d_all = c["val_land_psnr"] - r["val_land_psnr"], c["val_psnr"] - r["val_psnr"]
+    return {"d_val_land": d_land, "d_val": d_all, "adopt": d_land > 0 and d_all >= -max_drop}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mmsr.learned_gate", description=__doc__.split("\n\n")[0])
     ap.add_argument("model", choices=GUIDED)

@@ -164,7 +164,7 @@ def test_committed_learned_gates_never_saw_a_test_image_or_a_held_out_landscape(
     from mmsr.data.datasets import EPFL_NIR_TEST, country_part
     from mmsr.recipes import WEIGHTS_DIR
 
-    dirs = sorted((WEIGHTS_DIR / "experiments").glob("*_learned_gate"))
+    dirs = sorted((WEIGHTS_DIR / "experiments").glob("*_learned_gate*"))
     assert dirs, "no committed learned gate"
     for d in dirs:
         meta = json.loads((d / "record.json").read_text())["meta"]
@@ -173,3 +173,21 @@ def test_committed_learned_gates_never_saw_a_test_image_or_a_held_out_landscape(
         assert not [n for n in seen if n.startswith("country") and country_part(n) == "heldout"], d.name
         assert [n for n in meta["train_images"] if n.startswith("country")], d.name   # the training half is used
         assert meta["train_split"] == "train+country" and "@" in meta["guided_source"] and "@" in meta["single_source"]
+
+
+def test_the_rule_for_another_gate_loss_reads_validation_only_and_can_go_either_way():
+    from mmsr.learned_gate import compare_on_validation
+
+    def rec(val, land, guided="lmcsc", scale=4):
+        return {"meta": {"model": "learned_gate", "guided": guided, "scale": scale},
+                "final_validation": {"val_psnr": val, "val_land_psnr": land}}
+
+    ref = rec(30.0, 27.6)
+    assert compare_on_validation(rec(29.96, 27.7), ref) == pytest.approx({"d_val_land": 0.1, "d_val": -0.04,
+                                                                         "adopt": True})
+    assert not compare_on_validation(rec(29.9, 27.7), ref)["adopt"]      # costs more than 0.05 dB overall
+    assert not compare_on_validation(rec(30.2, 27.59), ref)["adopt"]     # no better on the landscapes
+    with pytest.raises(ValueError, match="same guided model"):
+        compare_on_validation(rec(30, 27.7, guided="djf"), ref)
+    with pytest.raises(ValueError, match="learned-gate runs"):
+        compare_on_validation({"meta": {"model": "recurrent"}, "final_validation": {"val_psnr": 30}}, ref)
