@@ -34,6 +34,7 @@ from .data.datasets import load_epfl_nir
 from .evaluate import prepare_inputs
 from .metrics import psnr, quantize
 from .models.gated import GateHead, LearnedGateSR
+from .runtime import seed_everything
 from .training import LOSSES, TrainConfig, Trainer, load_weights, patch_batches
 
 #: the guided NIR models a gate can be trained for
@@ -172,6 +173,7 @@ def train_gate(name: str, scale: int, root=None, out=None, seed: int = 0, settin
     val_pairs = val_pairs if val_pairs is not None else load_epfl_nir(VAL_SPLIT, root)
     t0 = time.perf_counter()
     crops = gate_crops(train_pairs, guided, single, gmode, scale, s, seed)
+    seed_everything(seed)   # the head's initial draw belongs to the run's seed
     head = GateHead(scale, s.width)
     meta = {"model": "learned_gate", "guided": name, "scale": scale, "settings": asdict(s),
             "guided_source": gsource, "single_source": ssource, "guide_mode": gmode,

@@ -16,7 +16,7 @@ from .data.thermal import vt_pairs
 from .data.patches import PatchSampler
 from .evaluate import evaluate, mean_row
 from .models import DJF, GuidedFilterUpsampler, SRCNN
-from .runtime import get_mode
+from .runtime import get_mode, seed_everything
 from .storage import KEEP_CHECKPOINTS, RunLock, preflight
 from .training import TrainConfig, Trainer, TrainResult, load_weights, load_weights_across_scales, patch_batches
 
@@ -338,6 +338,7 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     s = {**settings[mode], **overrides}
     guide_mode = guide_mode_of(name, s)  # a bad choice is refused before any work
     deadline = None if time_budget is None else time.monotonic() + float(time_budget)  # counts data loading too
+    seed_everything(seed)   # the initial draw is part of the run: the same seed gives the same starting weights
     model = build(scale, s)
     start = None
     if init_from is not None:

@@ -191,3 +191,18 @@ def test_the_rule_for_another_gate_loss_reads_validation_only_and_can_go_either_
         compare_on_validation(rec(30, 27.7, guided="djf"), ref)
     with pytest.raises(ValueError, match="learned-gate runs"):
         compare_on_validation({"meta": {"model": "recurrent"}, "final_validation": {"val_psnr": 30}}, ref)
+
+
+def test_one_seed_gives_one_gate(tmp_path, monkeypatch):
+    """The head's initial draw belongs to the seed (it was once drawn before the seed was set)."""
+    from mmsr.storage import read_weights, tensors_digest
+
+    _stand_ins(monkeypatch)
+    digests = []
+    for k, seed in enumerate((0, 0, 1)):
+        torch.manual_seed(500 + k)
+        cfg = TrainConfig(steps=3, batch_size=6, lr=1e-2, seed=seed, progress=False)
+        train_gate("lmcsc", 2, out=tmp_path / f"g{k}", seed=seed, settings=SMALL, config=cfg,
+                   train_pairs=_pairs(3, seed=0), val_pairs=_pairs(1, seed=1))
+        digests.append(tensors_digest(read_weights(tmp_path / f"g{k}" / "weights.safetensors")[0]))
+    assert digests[0] == digests[1] != digests[2]
