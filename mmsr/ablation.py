@@ -3,8 +3,8 @@
 The coupled-priors paper leaves open how many steps the network takes, what it outputs, which guide channels it
 reads, whether its steps share weights and whether fusion is needed at all (issue #10). Each choice is decided here on the **validation split**
 (3 training images held out; never a test image): short runs of the same recipe that differ in one setting from
-the base, NIR x4, one thread each, the same patches (same seed) for every variant, and a second seed of the base
-to show how much two runs of the *same* setting differ -- a difference smaller than that is not a finding.
+the base, NIR x4, one thread each, the same seed for every variant, and the base with two more seeds to show how
+much runs of the *same* setting differ -- a difference smaller than that is not a finding.
 
 Every run is a normal :mod:`mmsr.train` run folder (resumable; ``record.json`` with settings, seed, commit,
 wall time); :func:`ablation_rows` reads the records, so the chapter's table is regenerated from them.
@@ -32,7 +32,8 @@ VARIANTS = {
     "gray": (0, {"guide": "gray"}, "the guide's luminance instead of its three channels"),
     "steps1": (0, {"rnn_steps": 1}, "T = 1: no recurrence, one LR and one HR step"),
     "last": (0, {"output": "last"}, "decode the last HR state, not the mean over steps"),
-    "base_s1": (1, {}, "the base again with seed 1: the spread of two runs of one setting"),
+    "base_s1": (1, {}, "the base again with seed 1: how far runs of one setting spread"),
+    "base_s2": (2, {}, "the base again with seed 2"),
     "steps5": (0, {"rnn_steps": 5}, "T = 5 steps"),
     "perstep": (0, {"shared": False}, "steps 2..T with their own filters and thresholds, not shared ones"),
 }
@@ -82,12 +83,25 @@ def read_runs(folder) -> dict:
     return out
 
 
+#: runs of the base setting itself (different seeds): their mean is the zero line, their range the noise
+REPLICATES = ("base", "base_s1", "base_s2")
+
+
+def base_reference(records: dict) -> tuple[float, float, float]:
+    """``(mean, low, high)`` of the final validation PSNR over the base replicates present."""
+    finals = [records[n]["final_validation"]["val_psnr"] for n in REPLICATES if n in records]
+    if not finals:
+        raise ValueError("the ablation needs at least one run of the base setting (its final validation is the "
+                         "zero line)")
+    return sum(finals) / len(finals), min(finals), max(finals)
+
+
 def ablation_rows(records: dict) -> tuple[list, list]:
-    """``(header, rows)``: per variant its change, parameters, validation PSNR at each check, the difference from
-    the base's final one, and CPU-minutes. Records whose settings are not the variant's are refused (a table
-    must not mislabel a run)."""
-    header = ["variant", "what it asks", "parameters", "val PSNR by step (dB)", "final - base (dB)", "minutes"]
-    base = records.get("base")
+    """``(header, rows)``: per run its change, parameters, validation PSNR at each check, the difference from
+    the mean of the base replicates, and CPU-minutes. Records whose settings or seed are not the variant's are
+    refused (a table must not mislabel a run)."""
+    header = ["variant", "what it asks", "parameters", "val PSNR by step (dB)", "final - base mean (dB)", "minutes"]
+    mean = base_reference(records)[0] if any(n in records for n in REPLICATES) else None
     rows = []
     for name, rec in records.items():
         seed, change, what = VARIANTS[name]
@@ -96,37 +110,33 @@ def ablation_rows(records: dict) -> tuple[list, list]:
         if wrong or rec["config"]["seed"] != seed:
             raise ValueError(f"the record of {name!r} has other settings than the variant: {wrong or 'seed'}")
         curve = ", ".join(f"{h['val_psnr']:.2f}" for h in rec["history"])
-        final = rec["final_validation"]["val_psnr"]
-        d = "-" if base is None or name == "base" else f"{final - base['final_validation']['val_psnr']:+.2f}"
+        d = "-" if mean is None else f"{rec['final_validation']['val_psnr'] - mean:+.2f}"
         rows.append([name, what, rec["parameters"], curve, d, f"{rec['train_seconds'] / 60:.0f}"])
     return header, rows
 
 
 def plot_ablation(records: dict, ax=None):
-    """Each variant's final validation PSNR minus the base's (bars), with a grey band as wide as the difference
-    between the two seeds of the base: a bar inside the band is within what a second run of one setting moves."""
+    """Each variant's final validation PSNR minus the mean of the base replicates (bars), with a grey band from the
+    lowest to the highest base replicate: a bar inside the band is within what another run of one setting moves."""
     import matplotlib.pyplot as plt
 
-    if "base" not in records:
-        raise ValueError("the ablation plot needs the base run (its final validation is the zero line)")
-    base = records["base"]["final_validation"]["val_psnr"]
-    names = [n for n in records if n != "base"]
-    d = [records[n]["final_validation"]["val_psnr"] - base for n in names]
+    mean, low, high = base_reference(records)
+    names = [n for n in records if n not in REPLICATES]
+    d = [records[n]["final_validation"]["val_psnr"] - mean for n in names]
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 0.45 * len(names) + 1.2))
-    if "base_s1" in records:
-        spread = abs(records["base_s1"]["final_validation"]["val_psnr"] - base)
-        ax.axvspan(-spread, spread, color="0.85", label="base: seed 1 - seed 0")
-        ax.legend(loc="lower right", fontsize=8)
+    n_rep = sum(n in records for n in REPLICATES)
+    ax.axvspan(low - mean, high - mean, color="0.85", label=f"range of {n_rep} base runs")
     ax.barh(range(len(names)), d, color=["C3" if v < 0 else "C2" for v in d])
     for k, v in enumerate(d):
         ax.text(v, k, f" {v:+.2f} ", va="center", ha="left" if v >= 0 else "right", fontsize=8)
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
     ax.axvline(0, color="k", lw=1)
-    lo, hi = min(d + [0]), max(d + [0])
+    lo, hi = min(d + [low - mean]), max(d + [high - mean])
     ax.set_xlim(lo - 0.25 * (hi - lo + 0.1), hi + 0.25 * (hi - lo + 0.1))
-    ax.set_xlabel(f"validation PSNR - base ({base:.2f} dB), NIR x{SCALE}")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_xlabel(f"validation PSNR - mean of the base runs ({mean:.2f} dB), NIR x{SCALE}")
     return ax
 
 

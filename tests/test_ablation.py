@@ -39,16 +39,18 @@ def _record(name, final, history=(33.0,)):
 
 
 def test_rows_are_read_from_records_and_a_mislabelled_record_is_refused(tmp_path):
-    for name, final in (("base", 34.0), ("nofusion", 33.25), ("gray", 34.5)):
+    for name, final in (("base", 34.0), ("nofusion", 33.25), ("base_s1", 34.2), ("gray", 34.5)):
         d = tmp_path / f"recurrent_x4_{name}"
         d.mkdir()
         (d / "record.json").write_text(json.dumps(_record(name, final)))
     recs = ablation.read_runs(tmp_path)
-    assert list(recs) == ["base", "nofusion", "gray"]
+    assert list(recs) == ["base", "nofusion", "gray", "base_s1"]          # in the order of VARIANTS
+    assert ablation.base_reference(recs) == pytest.approx((34.1, 34.0, 34.2))
     header, rows = ablation.ablation_rows(recs)
     by = {r[0]: dict(zip(header, r)) for r in rows}
-    assert by["base"]["final - base (dB)"] == "-" and by["nofusion"]["final - base (dB)"] == "-0.75"
-    assert by["gray"]["final - base (dB)"] == "+0.50" and by["gray"]["val PSNR by step (dB)"] == "33.00, 34.50"
+    col = "final - base mean (dB)"
+    assert by["base"][col] == "-0.10" and by["base_s1"][col] == "+0.10" and by["nofusion"][col] == "-0.85"
+    assert by["gray"][col] == "+0.40" and by["gray"]["val PSNR by step (dB)"] == "33.00, 34.50"
     assert by["gray"]["minutes"] == "10"
     wrong = copy.deepcopy(recs)
     wrong["gray"]["meta"]["settings"]["guide"] = "rgb"      # a base run filed under "gray"
@@ -74,17 +76,36 @@ def test_a_smoke_sized_variant_trains_and_lands_in_the_table(tmp_path, monkeypat
     folders = ablation.run_variants(None, tmp_path, ["nofusion"])
     assert (folders[0] / "record.json").is_file()
     header, rows = ablation.ablation_rows(ablation.read_runs(tmp_path))
-    assert [r[0] for r in rows] == ["nofusion"] and rows[0][4] == "-"
+    assert [r[0] for r in rows] == ["nofusion"] and rows[0][4] == "-"   # no base run: no difference to show
 
 
-def test_plot_shows_one_bar_per_variant_against_the_base_and_needs_the_base():
+def test_plot_shows_one_bar_per_variant_against_the_base_mean_and_needs_a_base_run():
     import matplotlib
 
     matplotlib.use("Agg")
-    recs = {n: _record(n, v) for n, v in (("base", 34.0), ("nofusion", 33.25), ("base_s1", 34.1), ("gray", 34.5))}
+    recs = {n: _record(n, v) for n, v in (("base", 34.0), ("nofusion", 33.25), ("base_s1", 34.1), ("gray", 34.5),
+                                          ("base_s2", 34.2))}
     ax = ablation.plot_ablation(recs)
-    widths = [p.get_width() for p in ax.patches if p.get_height() < 1][-3:]   # the bars, not the band
-    assert widths == pytest.approx([-0.75, 0.1, 0.5])
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["nofusion", "base_s1", "gray"]
-    with pytest.raises(ValueError, match="base run"):
+    bars = [p for p in ax.patches if p.get_height() < 1]    # the bars, not the band
+    assert [p.get_width() for p in bars] == pytest.approx([-0.85, 0.4])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["nofusion", "gray"]
+    band = [p for p in ax.patches if p not in bars][0]     # from the lowest to the highest base run
+    assert band.get_x() == pytest.approx(-0.1) and band.get_x() + band.get_width() == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="base setting"):
         ablation.plot_ablation({"gray": recs["gray"]})
+
+
+def test_committed_ablation_runs_load_and_are_the_variants_they_are_filed_as():
+    from mmsr.guidance_check import run_method
+    from mmsr.recipes import WEIGHTS_DIR
+
+    folder = WEIGHTS_DIR / "experiments" / "recurrent_x4_ablation"
+    recs = ablation.read_runs(folder)
+    assert set(ablation.REPLICATES) <= set(recs) and len(recs) >= 5
+    ablation.ablation_rows(recs)            # refuses a run whose settings or seed are not its variant's
+    for name, rec in recs.items():
+        model, guide_mode, _ = run_method(folder / f"recurrent_x{ablation.SCALE}_{name}")
+        change = ablation.VARIANTS[name][1]
+        assert guide_mode == change.get("guide", "rgb") and model.steps == change.get("rnn_steps", 3), name
+        assert model.shared == change.get("shared", True) and model.fusion == change.get("fusion", "lesita"), name
+        assert rec["meta"]["train_split"] == "train-minus-val" and rec["meta"]["val_images"], name
