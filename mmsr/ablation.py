@@ -1,10 +1,11 @@
 """The recurrent network's ablation (chapter 7): ``python -m mmsr.ablation --root ../shared/data --out DIR``.
 
 The coupled-priors paper leaves open how many steps the network takes, what it outputs, which guide channels it
-reads, whether its steps share weights and whether fusion is needed at all (issue #10). Each choice is decided here on the **validation split**
-(3 training images held out; never a test image): short runs of the same recipe that differ in one setting from
-the base, NIR x4, one thread each, the same seed for every variant, and the base with two more seeds to show how
-much runs of the *same* setting differ -- a difference smaller than that is not a finding.
+reads, whether its steps share weights and whether fusion is needed at all (issue #10). Each choice is decided
+here on the **validation split** (3 training images held out; never a test image): short runs of the same
+recipe that differ in one setting from the base, NIR x4, one thread each, the same seed for every variant, and the
+base with two more seeds to show how much runs of the *same* setting differ -- a difference smaller than that is
+not a finding.
 
 Every run is a normal :mod:`mmsr.train` run folder (resumable; ``record.json`` with settings, seed, commit,
 wall time); :func:`ablation_rows` reads the records, so the chapter's table is regenerated from them.
@@ -20,8 +21,7 @@ from pathlib import Path
 #: the settings every ablation run shares (NIR x4, a short CPU run with a decaying learning rate, so that the
 #: end point is not one noisy Adam step)
 BASE = {"atoms": 32, "rnn_steps": 3, "output": "mean", "guide": "rgb", "fusion": "lesita", "shared": True,
-        "patches": 6000,
-        "steps": 500, "milestones": (350, 450), "val_every": 250, "ckpt_every": 250}
+        "patches": 6000, "steps": 500, "milestones": (350, 450), "val_every": 250, "ckpt_every": 250}
 SCALE = 4
 
 #: variant -> (seed, settings that differ from :data:`BASE`, what the variant asks). In run order: the most
