@@ -51,6 +51,12 @@ def bilinear_kernel(size: int, scale: int) -> torch.Tensor:
     return (w[:, None] * w[None, :]).float()
 
 
+def _random_filters(out_c: int, in_c: int, kernel: int, std: float) -> nn.Parameter:
+    """A ``(out_c, in_c, kernel, kernel)`` filter bank drawn from N(0, std^2) (the order of calls is the order of
+    the draws: keep it, committed runs were started from it)."""
+    return nn.Parameter(torch.randn(out_c, in_c, kernel, kernel) * std)
+
+
 class _StepWeights(nn.Module):
     """The filters and thresholds of one recurrent step when steps do not share them (``shared=False``)."""
 
@@ -58,7 +64,7 @@ class _StepWeights(nn.Module):
         super().__init__()
 
         def filt(out_c, in_c):
-            return nn.Parameter(torch.randn(out_c, in_c, kernel, kernel) * std)
+            return _random_filters(out_c, in_c, kernel, std)
 
         self.E, self.C = filt(1, k), filt(k, 1)
         self.gamma = nn.Parameter(torch.full((1, k, 1, 1), float(gamma0)))
@@ -87,7 +93,7 @@ class RecurrentCoupledNet(nn.Module):
         k = atoms
 
         def filt(out_c, in_c):
-            return nn.Parameter(torch.randn(out_c, in_c, kernel, kernel) * std)
+            return _random_filters(out_c, in_c, kernel, std)
 
         # LR state: W (1 -> k), E (k -> 1), C (1 -> k) -- the ACSC step in the form of eq. (5) of 000. With
         # shared=False (chapter 7's ablation) steps 2..T have their own E, C, Q, R and thresholds (`later`, made
