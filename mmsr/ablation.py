@@ -1,7 +1,8 @@
 """The recurrent network's ablation (chapter 7): ``python -m mmsr.ablation --root ../shared/data --out DIR``.
 
 The coupled-priors paper leaves open how many steps the network takes, what it outputs, which guide channels it
-reads, whether its steps share weights and whether fusion is needed at all (issue #10). Each choice is decided
+reads, whether its steps share weights, whether fusion is needed at all and in which state it happens, and what
+the projections between the two grids are (issue #10). Each choice is decided
 here on the **validation split** (3 training images held out; never a test image): short runs of the same
 recipe that differ in one setting from the base, NIR x4, one thread each, the same seed for every variant, and the
 base with two more seeds to show how much runs of the *same* setting differ -- a difference smaller than that is
@@ -21,7 +22,7 @@ from pathlib import Path
 #: the settings every ablation run shares (NIR x4, a short CPU run with a decaying learning rate, so that the
 #: end point is not one noisy Adam step)
 BASE = {"atoms": 32, "rnn_steps": 3, "output": "mean", "guide": "rgb", "fusion": "lesita", "shared": True,
-        "patches": 6000, "steps": 500, "milestones": (350, 450), "val_every": 250, "ckpt_every": 250}
+        "updown": "learned", "patches": 6000, "steps": 500, "milestones": (350, 450), "val_every": 250, "ckpt_every": 250}
 SCALE = 4
 
 #: variant -> (seed, settings that differ from :data:`BASE`, what the variant asks). In run order: the most
@@ -36,6 +37,10 @@ VARIANTS = {
     "base_s2": (2, {}, "the base again with seed 2"),
     "steps5": (0, {"rnn_steps": 5}, "T = 5 steps"),
     "perstep": (0, {"shared": False}, "steps 2..T with their own filters and thresholds, not shared ones"),
+    "fuse_lr": (0, {"fusion": "lr"}, "fusion in the LR state (guide codes averaged onto the LR grid), not the HR"),
+    "fuse_both": (0, {"fusion": "both"}, "fusion in both states"),
+    "updown_fixed": (0, {"updown": "fixed"}, "Up/Down kept at bilinear interpolation and its average, not learned"),
+    "updown_subpixel": (0, {"updown": "subpixel"}, "Up/Down as sub-pixel convolutions (pixel shuffle / unshuffle)"),
 }
 
 

@@ -122,19 +122,21 @@ DJF_SETTINGS = {
 #: The recurrent coupled network of 001 (:class:`~mmsr.models.recurrent.RecurrentCoupledNet`) per run mode,
 #: trained on the NIR training split with the RGB guide (issue: a luminance guide throws away what differs
 #: between the channels). Sizes, steps and schedule are ours; ``full`` is sized for a GPU. ``guide`` ("rgb" or
-#: "gray": the guide's luminance) and ``fusion`` ("lesita" or "none": no guide branch, soft thresholding in the
-#: HR state) and ``shared`` (False: steps 2..T have their own filters and thresholds) exist for chapter 7's
-#: ablation; the committed weights use "rgb", "lesita" and shared weights.
+#: "gray": the guide's luminance), ``fusion`` ("lesita": in the HR state; "none": no guide branch; "lr": in the
+#: LR state; "both"), ``shared`` (False: steps 2..T have their own filters and thresholds) and ``updown``
+#: ("learned", "fixed", "subpixel") exist for chapter 7's ablation; the committed weights use "rgb", "lesita",
+#: shared weights and learned projections.
 RECURRENT_SETTINGS = {
     "smoke": {"patches": 128, "patch_size": 32, "steps": 10, "batch_size": 8, "lr": 1e-3, "milestones": (),
               "val_every": 0, "ckpt_every": 0, "atoms": 8, "rnn_steps": 2, "guide_layers": 2, "output": "mean",
-              "guide": "rgb", "fusion": "lesita", "shared": True},
+              "guide": "rgb", "fusion": "lesita", "shared": True, "updown": "learned"},
     "default": {"patches": 4000, "patch_size": 48, "steps": 150, "batch_size": 16, "lr": 1e-3, "milestones": (),
                 "val_every": 50, "ckpt_every": 50, "atoms": 32, "rnn_steps": 3, "guide_layers": 3,
-                "output": "mean", "guide": "rgb", "fusion": "lesita", "shared": True},
+                "output": "mean", "guide": "rgb", "fusion": "lesita", "shared": True, "updown": "learned"},
     "full": {"patches": 40000, "patch_size": 64, "steps": 20000, "batch_size": 32, "lr": 1e-3,
              "milestones": (12000, 16000), "val_every": 1000, "ckpt_every": 1000, "atoms": 64, "rnn_steps": 4,
-             "guide_layers": 3, "output": "mean", "guide": "rgb", "fusion": "lesita", "shared": True},
+             "guide_layers": 3, "output": "mean", "guide": "rgb", "fusion": "lesita", "shared": True,
+             "updown": "learned"},
 }
 
 
@@ -234,7 +236,7 @@ def _build_recurrent(scale, s):
     return RecurrentCoupledNet(scale, atoms=s["atoms"], steps=s["rnn_steps"],
                                guide_channels=1 if s.get("guide", "rgb") == "gray" else 3,
                                guide_layers=s["guide_layers"], output=s["output"], fusion=s.get("fusion", "lesita"),
-                               shared=s.get("shared", True))
+                               shared=s.get("shared", True), updown=s.get("updown", "learned"))
 
 
 def _build_srcnn(scale, s):

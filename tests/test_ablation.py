@@ -108,4 +108,5 @@ def test_committed_ablation_runs_load_and_are_the_variants_they_are_filed_as():
         change = ablation.VARIANTS[name][1]
         assert guide_mode == change.get("guide", "rgb") and model.steps == change.get("rnn_steps", 3), name
         assert model.shared == change.get("shared", True) and model.fusion == change.get("fusion", "lesita"), name
+        assert model.updown == change.get("updown", "learned"), name
         assert rec["meta"]["train_split"] == "train-minus-val" and rec["meta"]["val_images"], name

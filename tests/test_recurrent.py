@@ -271,3 +271,72 @@ def test_per_step_weights_are_the_shared_network_when_copied_from_it_and_all_lea
         shared.step_weights(1)
     with pytest.raises(ValueError, match="shared=True"):
         RecurrentCoupledNet.from_dictionary(derivative_filters(), 0.1, 2, (8, 8), shared=False)
+
+
+@pytest.mark.parametrize("fusion", ["lr", "both"])
+def test_fusion_in_the_lr_state_uses_block_averaged_guide_codes_and_all_learn(fusion):
+    """fusion='lr' (chapter 7's ablation): LeSITA in the LR state with the guide codes averaged over scale x scale
+    blocks, soft thresholding in the HR state; 'both' fuses in both. The guide changes the output, every parameter
+    gets a gradient, and the committed network's parameters and initial draw are untouched by the option."""
+    import torch.nn.functional as F
+
+    from mmsr.ops.shrinkage import lesita, soft_threshold
+
+    torch.manual_seed(2)
+    hr_only = RecurrentCoupledNet(3, atoms=5, steps=2, guide_layers=2)
+    torch.manual_seed(2)
+    net = RecurrentCoupledNet(3, atoms=5, steps=2, guide_layers=2, fusion=fusion)
+    assert [n for n, _ in net.named_parameters()] == [n for n, _ in hr_only.named_parameters()]
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), hr_only.parameters()))
+    lr, g1, g2 = torch.rand(2, 1, 4, 5), torch.rand(2, 3, 12, 15), torch.rand(2, 3, 12, 15)
+    z, z_hr, z_lr = net.guide_codes(g1)
+    assert torch.allclose(z_lr, F.avg_pool2d(z, 3)) and z_lr.shape == (2, 5, 4, 5)
+    assert (z_hr is None) == (fusion == "lr")
+    # the first LR state is the shrinkage of W * y: LeSITA against z_lr, not soft thresholding
+    wy = F.conv2d(lr, net.W, padding=net.pad)
+    with torch.no_grad():
+        net.gamma.fill_(0.05)
+    ls, hs, zs = net.states(lr, g1)
+    assert torch.equal(zs, z)
+    assert torch.allclose(ls[0], lesita(wy, z_lr, net.gamma))
+    assert not torch.allclose(ls[0], soft_threshold(wy, net.gamma))
+    if fusion == "lr":   # the HR state is plain soft thresholding of Up(l_1)
+        assert torch.allclose(hs[0], soft_threshold(net.up(ls[0]), net.mu))
+    with torch.no_grad():
+        net.gamma.fill_(0.01)   # the initial value: some coefficients above it, some below
+    assert not torch.allclose(net(lr, g1), net(lr, g2))
+    ((net(lr, g1) - torch.rand(2, 1, 12, 15)) ** 2).mean().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
+    assert f"fusion={fusion}" in repr(net) and "fusion" not in hr_only.extra_repr()
+
+
+@pytest.mark.parametrize("scale,h,w", [(2, 5, 7), (3, 4, 5), (4, 3, 6)])
+def test_fixed_and_subpixel_projections_map_between_the_grids(scale, h, w):
+    """updown='fixed' (not learned) keeps a constant map constant both ways away from the border and has no
+    parameters; updown='subpixel' starts Up as nearest-neighbour copying and maps back to the LR grid; with either,
+    every parameter learns; the committed network's signature does not name the option (its weights load)."""
+    torch.manual_seed(3)
+    lr, guide = torch.rand(2, 1, h, w), torch.rand(2, 3, h * scale, w * scale)
+    fixed = RecurrentCoupledNet(scale, atoms=4, steps=2, guide_layers=2, updown="fixed")
+    assert not any(n.startswith(("up.", "down.")) for n, _ in fixed.named_parameters())
+    assert not any(k.startswith(("up.", "down.")) for k in fixed.state_dict())   # rebuilt from the scale
+    const = torch.full((1, 4, 3 * scale, 3 * scale), 0.3)
+    up = fixed.up(torch.full((1, 4, 6, 6), 0.3))
+    assert up.shape[-1] == 6 * scale and torch.allclose(up[..., scale:-scale, scale:-scale], torch.tensor(0.3))
+    down = fixed.down(const)
+    assert down.shape[-1] == 3 and torch.allclose(down[..., 1:-1, 1:-1], torch.tensor(0.3))
+    sub = RecurrentCoupledNet(scale, atoms=4, steps=2, guide_layers=2, updown="subpixel")
+    x = torch.rand(1, 4, h, w)
+    assert torch.equal(sub.up(x), x.repeat_interleave(scale, -2).repeat_interleave(scale, -1))
+    assert sub.down(sub.up(x)).shape == x.shape
+    for net in (fixed, sub):
+        out = net(lr, guide)
+        assert out.shape == (2, 1, h * scale, w * scale)
+        ((out - torch.rand_like(out)) ** 2).mean().backward()
+        for name, p in net.named_parameters():
+            assert p.grad is not None and float(p.grad.abs().sum()) > 0, (net.updown, name)
+        assert f"updown={net.updown}" in net.extra_repr()
+    assert "updown" not in RecurrentCoupledNet(scale, atoms=4, steps=2, guide_layers=1).extra_repr()
+    with pytest.raises(ValueError, match="updown must be one of"):
+        RecurrentCoupledNet(scale, updown="pool")

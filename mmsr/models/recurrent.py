@@ -21,9 +21,14 @@ bilinear interpolation of each code map), and ``Skip`` a learned upsampling of `
 not bicubic, and learned, as 001 asks. With ``Up(l_t)`` standing for ``D~ * x / L`` and ``Q = D~ / L``,
 ``R = D``, one HR step is exactly one proximal-gradient step of l1-l1 minimisation (:meth:`hr_step`, tested);
 with ``Down = 0``, ``W * y = D^T y / L``, ``C = D^T/L`` and ``E = D`` one LR step is one ISTA step
-(:meth:`lr_step`, tested). ``fusion='none'`` removes the guide branch (soft thresholding in the HR state): the
-single-image network of chapter 7's ablation; ``shared=False`` gives steps ``2..T`` their own filters and
-thresholds (also an ablation).
+(:meth:`lr_step`, tested). Options for chapter 7's ablation (the defaults are the committed network):
+``fusion='none'`` removes the guide branch (soft thresholding in the HR state): a single-image network;
+``fusion='lr'`` fuses in the LR state instead (LeSITA there, with the guide codes averaged onto the LR grid; soft
+thresholding in the HR state) and ``fusion='both'`` in both states; ``shared=False`` gives steps ``2..T`` their
+own filters and thresholds; ``updown='fixed'`` keeps ``Up``/``Down`` at bilinear interpolation and its adjoint
+divided by ``scale**2`` (an average), not learned, and ``updown='subpixel'`` replaces them by a per-map 3x3
+convolution to ``scale**2`` maps and a pixel shuffle (``Up``, starting as nearest-neighbour copying) and a pixel
+unshuffle followed by a per-map 3x3 convolution (``Down``).
 """
 from __future__ import annotations
 
@@ -57,6 +62,60 @@ def _random_filters(out_c: int, in_c: int, kernel: int, std: float) -> nn.Parame
     return nn.Parameter(torch.randn(out_c, in_c, kernel, kernel) * std)
 
 
+#: where the guide enters: the HR state (committed), nowhere, the LR state, both states
+FUSIONS = ("lesita", "none", "lr", "both")
+#: the projections between the grids: learned depthwise transposed / strided convolutions (committed), the same
+#: kept at bilinear interpolation and its averaging adjoint, sub-pixel convolution
+UPDOWNS = ("learned", "fixed", "subpixel")
+
+
+class _FixedResample(nn.Module):
+    """Per-map bilinear upsampling by ``scale`` (``direction='up'``) or its adjoint divided by ``scale**2``, a
+    weighted average (``'down'``); not learned (the kernel is a non-persistent buffer, rebuilt from the scale)."""
+
+    def __init__(self, maps: int, scale: int, direction: str):
+        super().__init__()
+        self.size, self.pad = _updown_geometry(scale)
+        self.scale, self.direction, self.maps = scale, direction, maps
+        w = bilinear_kernel(self.size, scale) / (1 if direction == "up" else scale ** 2)
+        self.register_buffer("weight", w.expand(maps, 1, self.size, self.size).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.direction == "up":
+            return F.conv_transpose2d(x, self.weight, stride=self.scale, padding=self.pad, groups=self.maps)
+        return F.conv2d(x, self.weight, stride=self.scale, padding=self.pad, groups=self.maps)
+
+
+class _SubPixelUp(nn.Module):
+    """Each map to ``scale**2`` maps by a 3x3 convolution, then a pixel shuffle; starts as nearest-neighbour copying
+    (centre tap 1 for every sub-pixel position)."""
+
+    def __init__(self, maps: int, scale: int):
+        super().__init__()
+        self.scale = scale
+        self.conv = nn.Conv2d(maps, maps * scale ** 2, 3, padding=1, groups=maps, bias=False)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.weight[:, :, 1, 1] = 1.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(self.conv(x), self.scale)
+
+
+class _SubPixelDown(nn.Module):
+    """Pixel unshuffle (each map to its ``scale**2`` sub-grids), then a 3x3 convolution of each map's sub-grids back
+    to one map; starts as small random filters, like the learned ``Down``."""
+
+    def __init__(self, maps: int, scale: int, std: float):
+        super().__init__()
+        self.scale = scale
+        self.conv = nn.Conv2d(maps * scale ** 2, maps, 3, padding=1, groups=maps, bias=False)
+        nn.init.normal_(self.conv.weight, std=std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pixel_unshuffle(x, self.scale))
+
+
 class _StepWeights(nn.Module):
     """The filters and thresholds of one recurrent step when steps do not share them (``shared=False``)."""
 
@@ -77,7 +136,7 @@ class RecurrentCoupledNet(nn.Module):
 
     def __init__(self, scale: int = 4, atoms: int = 64, kernel: int = 5, steps: int = 3, guide_channels: int = 3,
                  guide_layers: int = 3, gamma0: float = 0.01, mu0: float = 0.01, std: float = 0.01,
-                 output: str = "mean", fusion: str = "lesita", shared: bool = True):
+                 output: str = "mean", fusion: str = "lesita", shared: bool = True, updown: str = "learned"):
         super().__init__()
         self.scale = check_scale(scale)
         if kernel % 2 == 0:
@@ -86,10 +145,12 @@ class RecurrentCoupledNet(nn.Module):
             raise ValueError(f"steps must be >= 1, got {steps}")
         if output not in ("mean", "last"):
             raise ValueError(f"output must be 'mean' or 'last', got {output!r}")
-        if fusion not in ("lesita", "none"):
-            raise ValueError(f"fusion must be 'lesita' or 'none', got {fusion!r}")
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        if updown not in UPDOWNS:
+            raise ValueError(f"updown must be one of {UPDOWNS}, got {updown!r}")
         self.steps, self.pad, self.output, self.guide_channels = steps, kernel // 2, output, guide_channels
-        self.fusion, self.shared = fusion, bool(shared)
+        self.fusion, self.shared, self.updown = fusion, bool(shared), updown
         k = atoms
 
         def filt(out_c, in_c):
@@ -110,16 +171,23 @@ class RecurrentCoupledNet(nn.Module):
         self.mu = nn.Parameter(torch.full((1, k, 1, 1), float(mu0)))
         # fusion='none' (the ablation of chapter 7): no guide branch, the HR state is soft-thresholded
         self.guide_encoder = ACSC(guide_channels, k, kernel, guide_layers, gamma0=mu0, std=std) \
-            if fusion == "lesita" else None
+            if fusion != "none" else None
         size, pad = _updown_geometry(self.scale)
-        self.up = nn.ConvTranspose2d(k, k, size, stride=self.scale, padding=pad, groups=k, bias=False)
-        self.down = nn.Conv2d(k, k, size, stride=self.scale, padding=pad, groups=k, bias=False)
+        if updown == "learned":   # the committed network: these draws in this order
+            self.up = nn.ConvTranspose2d(k, k, size, stride=self.scale, padding=pad, groups=k, bias=False)
+            self.down = nn.Conv2d(k, k, size, stride=self.scale, padding=pad, groups=k, bias=False)
+        elif updown == "fixed":
+            self.up, self.down = _FixedResample(k, self.scale, "up"), _FixedResample(k, self.scale, "down")
+        else:
+            self.up, self.down = _SubPixelUp(k, self.scale), _SubPixelDown(k, self.scale, std)
         self.skip = nn.ConvTranspose2d(1, 1, size, stride=self.scale, padding=pad, bias=False)
         bil = bilinear_kernel(size, self.scale)
         with torch.no_grad():
-            self.up.weight.copy_(bil.expand(k, 1, size, size))
+            if updown == "learned":
+                self.up.weight.copy_(bil.expand(k, 1, size, size))
             self.skip.weight.copy_(bil[None, None])
-            nn.init.normal_(self.down.weight, std=std)
+            if updown == "learned":
+                nn.init.normal_(self.down.weight, std=std)
         self.decoder = nn.Conv2d(k, 1, kernel, padding=self.pad, bias=False)
         nn.init.normal_(self.decoder.weight, std=std)
         self.later = None
@@ -160,15 +228,16 @@ class RecurrentCoupledNet(nn.Module):
             raise ValueError(f"steps 2..{self.steps} have recurrent weights, got step {t}")
         return self if self.later is None else self.later[t - 2]
 
-    def lr_step(self, l: torch.Tensor, wy: torch.Tensor, feedback=None, w=None) -> torch.Tensor:
+    def lr_step(self, l: torch.Tensor, wy: torch.Tensor, feedback=None, w=None, z_lr=None) -> torch.Tensor:
         """``phi_gamma(l - C * (E * l) + W*y + feedback)``; ``wy`` is ``W * y`` (computed once); ``w`` holds
-        ``E, C, gamma`` (default: the shared ones)."""
+        ``E, C, gamma`` (default: the shared ones); with LR-grid guide codes ``z_lr`` (``fusion='lr'`` or
+        ``'both'``) LeSITA ``xi_gamma(.; z_lr)`` instead of ``phi_gamma``."""
         w = self if w is None else w
         back = F.conv2d(conv2d_few_outputs(l, w.E, self.pad), w.C, padding=self.pad)
         v = l - back + wy
         if feedback is not None:
             v = v + feedback
-        return soft_threshold(v, w.gamma.clamp_min(0))
+        return self._shrink(v, z_lr, w.gamma)
 
     def hr_step(self, h: torch.Tensor, drive: torch.Tensor, z, w=None) -> torch.Tensor:
         """``xi_mu(h - Q * (R * h) + drive; z)`` -- one LMCSC stage (eq. (5) of 000) driven by ``Up(l_t)``; with
@@ -176,12 +245,23 @@ class RecurrentCoupledNet(nn.Module):
         (default: the shared ones)."""
         w = self if w is None else w
         back = F.conv2d(conv2d_few_outputs(h, w.R, self.pad), w.Q, padding=self.pad)
-        return self._hr_shrink(h - back + drive, z, w.mu)
+        return self._shrink(h - back + drive, z, w.mu)
 
-    def _hr_shrink(self, v: torch.Tensor, z, mu: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _shrink(v: torch.Tensor, z, threshold: torch.Tensor) -> torch.Tensor:
         if z is None:
-            return soft_threshold(v, mu.clamp_min(0))
-        return lesita(v, z, mu.clamp_min(0))
+            return soft_threshold(v, threshold.clamp_min(0))
+        return lesita(v, z, threshold.clamp_min(0))
+
+    def guide_codes(self, guide: torch.Tensor):
+        """``(z, z_hr, z_lr)``: the guide's ACSC codes (``None`` without a guide branch) and what each state
+        fuses: ``z`` itself in the HR state, ``z`` averaged over ``scale x scale`` blocks in the LR state, ``None``
+        where a state does not fuse."""
+        if self.guide_encoder is None:
+            return None, None, None
+        z = self.guide_encoder(guide)
+        z_lr = F.avg_pool2d(z, self.scale) if self.fusion in ("lr", "both") else None
+        return z, (z if self.fusion in ("lesita", "both") else None), z_lr
 
     # -- the network ----------------------------------------------------------------------------------
     def check_inputs(self, lr: torch.Tensor, guide: torch.Tensor) -> None:
@@ -202,15 +282,15 @@ class RecurrentCoupledNet(nn.Module):
     def states(self, lr: torch.Tensor, guide: torch.Tensor):
         """``(ls, hs, z)``: the LR and HR states after every step and the guide's codes (interpretability)."""
         self.check_inputs(lr, guide)
-        z = None if self.guide_encoder is None else self.guide_encoder(guide)
+        z, z_hr, z_lr = self.guide_codes(guide)
         wy = F.conv2d(lr, self.W, padding=self.pad)
-        l = soft_threshold(wy, self.gamma.clamp_min(0))
-        h = self._hr_shrink(self.up(l), z, self.mu)   # step 1 from h_0 = 0: Q * (R * 0) vanishes
+        l = self._shrink(wy, z_lr, self.gamma)
+        h = self._shrink(self.up(l), z_hr, self.mu)   # step 1 from h_0 = 0: Q * (R * 0) vanishes
         ls, hs = [l], [h]
         for t in range(2, self.steps + 1):
             w = self.step_weights(t)
-            l = self.lr_step(l, wy, self.down(h), w)
-            h = self.hr_step(h, self.up(l), z, w)
+            l = self.lr_step(l, wy, self.down(h), w, z_lr)
+            h = self.hr_step(h, self.up(l), z_hr, w)
             ls.append(l)
             hs.append(h)
         return ls, hs, z
@@ -240,4 +320,5 @@ class RecurrentCoupledNet(nn.Module):
         # that weights written before the option existed keep loading
         return (f"scale={self.scale}, steps={self.steps}, output={self.output}, guide_channels={self.guide_channels}"
                 + ("" if self.fusion == "lesita" else f", fusion={self.fusion}")
-                + ("" if self.shared else ", shared=False"))
+                + ("" if self.shared else ", shared=False")
+                + ("" if self.updown == "learned" else f", updown={self.updown}"))
