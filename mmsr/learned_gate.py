@@ -50,6 +50,7 @@ class GateSettings:
     crop: int = 128        # HR crop on which the loss is taken
     margin: int = 8        # LR pixels of context around each crop (the r_15 window reaches 7)
     per_image: int = 16    # crops per training image
+    consistency: bool = False   # also show the head each estimate's back-projection error (GateHead)
 
     def __post_init__(self):
         if min(self.width, self.crop, self.per_image) < 1 or self.margin < 0:
@@ -174,7 +175,7 @@ def train_gate(name: str, scale: int, root=None, out=None, seed: int = 0, settin
     t0 = time.perf_counter()
     crops = gate_crops(train_pairs, guided, single, gmode, scale, s, seed)
     seed_everything(seed)   # the head's initial draw belongs to the run's seed
-    head = GateHead(scale, s.width)
+    head = GateHead(scale, s.width, s.consistency)
     meta = {"model": "learned_gate", "guided": name, "scale": scale, "settings": asdict(s),
             "guided_source": gsource, "single_source": ssource, "guide_mode": gmode,
             "train_split": split,
@@ -204,7 +205,7 @@ def load_run(run_dir) -> tuple:
     if (gsource, ssource) != (meta["guided_source"], meta["single_source"]):
         raise ValueError(f"{run_dir} was trained on {meta['guided_source']} and {meta['single_source']}; "
                          f"committed now: {gsource} and {ssource}")
-    wrapper = _CentreLoss(GateHead(scale, meta["settings"]["width"]), 0)
+    wrapper = _CentreLoss(GateHead(scale, meta["settings"]["width"], meta["settings"].get("consistency", False)), 0)
     load_weights(wrapper, run_dir / "weights.safetensors")
     return LearnedGateSR(guided, single, wrapper.head), gmode, str(run_dir)
 
@@ -235,10 +236,14 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--loss", choices=LOSSES, default="mse",
                     help="mse: the pooled squared error; log_mse: every crop's PSNR counts alike")
+    ap.add_argument("--consistency", action="store_true",
+                    help="also give the head each estimate's back-projection error (how far it departs from the "
+                         "LR target once downscaled)")
     a = ap.parse_args(argv)
     cfg = TrainConfig(steps=a.steps, batch_size=8, lr=1e-3, lr_milestones=(int(a.steps * 0.75),), val_every=250,
                       ckpt_every=250, seed=a.seed, progress=False, loss=a.loss)
-    res = train_gate(a.model, a.scale, a.root, a.out, a.seed, config=cfg)
+    res = train_gate(a.model, a.scale, a.root, a.out, a.seed, settings=GateSettings(consistency=a.consistency),
+                     config=cfg)
     print(json.dumps({"final_validation": res.record.get("final_validation"),
                       "train_seconds": res.record.get("train_seconds")}))
     return 0

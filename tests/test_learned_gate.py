@@ -206,3 +206,49 @@ def test_one_seed_gives_one_gate(tmp_path, monkeypatch):
                    train_pairs=_pairs(3, seed=0), val_pairs=_pairs(1, seed=1))
         digests.append(tensors_digest(read_weights(tmp_path / f"g{k}" / "weights.safetensors")[0]))
     assert digests[0] == digests[1] != digests[2]
+
+
+def test_back_projection_error_is_zero_for_a_consistent_estimate_and_the_offset_for_a_shifted_one():
+    """``back_projection_error``: an HR image whose downscaling *is* the LR target has error 0; the same image
+    plus a constant c has error |c| everywhere (bicubic downscaling keeps constants); bad shapes are refused."""
+    from mmsr.degrade import imresize
+    from mmsr.models.gated import back_projection_error
+
+    torch.manual_seed(0)
+    hr = torch.rand(2, 1, 24, 30, dtype=torch.float64)
+    lr = imresize(hr, 1 / 3)
+    assert torch.allclose(back_projection_error(lr, hr, 3), torch.zeros(2, 1, 8, 10, dtype=torch.float64),
+                          atol=1e-7)
+    e = back_projection_error(lr, hr + 0.05, 3, window=3)
+    assert e.shape == (2, 1, 8, 10) and torch.allclose(e, torch.full_like(e, 0.05), atol=1e-6)
+    with pytest.raises(ValueError, match="estimate"):
+        back_projection_error(lr, hr[..., :-1], 3)
+    with pytest.raises(ValueError, match="odd positive"):
+        back_projection_error(lr, hr, 3, window=4)
+
+
+def test_a_consistency_head_sees_the_estimates_errors_and_its_run_rebuilds(tmp_path, monkeypatch):
+    """``consistency=True`` adds two feature maps (each estimate's back-projection error): the head stays a convex
+    blend whose every parameter learns; the setting is recorded and load_run rebuilds the same head."""
+    from mmsr.storage import read_weights
+
+    torch.manual_seed(0)
+    head = GateHead(2, width=4, consistency=True)
+    lr, guide = torch.rand(1, 1, 9, 7), torch.rand(1, 3, 18, 14)
+    yg, ys = torch.rand(1, 1, 18, 14), torch.rand(1, 1, 18, 14)
+    feats = head.features(lr, guide, yg, ys)
+    assert feats.shape[1] == GateHead(2, width=4).features(lr, guide, yg, ys).shape[1] + 2
+    y = head(lr, guide, yg, ys)
+    assert torch.all(y >= torch.minimum(yg, ys) - 1e-6) and torch.all(y <= torch.maximum(yg, ys) + 1e-6)
+    ((y - torch.rand_like(y)) ** 2).mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
+    _stand_ins(monkeypatch)
+    cfg = TrainConfig(steps=3, batch_size=6, seed=0, progress=False)
+    s = GateSettings(width=8, crop=32, margin=4, per_image=6, consistency=True)
+    train_gate("lmcsc", 2, out=tmp_path / "run", settings=s, config=cfg, train_pairs=_pairs(2),
+               val_pairs=_pairs(1, seed=1))
+    assert json.loads((tmp_path / "run" / "record.json").read_text())["meta"]["settings"]["consistency"] is True
+    model, _, _ = load_run(tmp_path / "run")
+    assert model.head.consistency
+    saved = read_weights(tmp_path / "run" / "weights.safetensors")[0]
+    assert all(torch.equal(saved["head." + k], v) for k, v in model.head.state_dict().items())

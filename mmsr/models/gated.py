@@ -61,6 +61,23 @@ def guide_agreement(lr: torch.Tensor, guide: torch.Tensor, scale: int, window: i
     return (cxy / torch.sqrt(vx * vy + EPS)).clamp(-1, 1)
 
 
+def back_projection_error(lr: torch.Tensor, estimate: torch.Tensor, scale: int, window: int = 5) -> torch.Tensor:
+    """How far an HR ``estimate`` departs from the LR target once brought back to the LR grid by the degradation
+    of chapter 1 (MATLAB-style bicubic downscaling): the root mean square of ``imresize(estimate, 1/scale) - lr``
+    in a ``window x window`` box, ``(N, 1, h, w)``. An estimate that paints structure the target does not have
+    (a guide trusted where it should not be) cannot always be seen here -- detail finer than the LR grid is
+    invisible after downscaling -- but errors of level and of coarse structure are."""
+    scale = check_scale(scale)
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be an odd positive number of pixels, got {window}")
+    want = (lr.shape[-2] * scale, lr.shape[-1] * scale)
+    if lr.dim() != 4 or lr.shape[1] != 1 or estimate.dim() != 4 or tuple(estimate.shape[-2:]) != want:
+        raise ValueError(f"expected lr (N, 1, h, w) and an estimate (N, 1, {want[0]}, {want[1]}) at x{scale}, got "
+                         f"{tuple(lr.shape)} and {tuple(estimate.shape)}")
+    d = imresize(estimate, 1 / scale) - lr
+    return box_filter(d * d, window // 2).clamp_min(0).sqrt()
+
+
 def trust_map(agreement: torch.Tensor, scale: int, power: float = 2.0, signed: bool = True) -> torch.Tensor:
     """The weight of the guided estimate on the HR grid, in [0, 1]: ``max(r, 0) ** power`` (``signed``: a guide
     whose structure has the opposite sign is not trusted) or ``|r| ** power``, upsampled bilinearly."""
@@ -103,22 +120,25 @@ class GateHead(nn.Module):
     estimate pixel by pixel from what is known at inference,
 
         features = [single, guided, guided - single, guide luminance, r_5, r_15]   (HR grid),
+                   + [log10(e_guided + 1e-3), log10(e_single + 1e-3)]             (``consistency=True``)
         w = sigmoid(cnn(features)),   y = w * guided + (1 - w) * single,
 
     with ``r_k`` the LR correlation of target and guide in a ``k x k`` window (:func:`guide_agreement`) upsampled
-    bilinearly. Three 3x3 convolutions with dilations 1, 2, 4 see 15 HR pixels either side; the rest of the
+    bilinearly, and ``e`` the :func:`back_projection_error` of each estimate in a 5 x 5 LR window (upsampled
+    bilinearly; the logarithm brings errors of 0.001-0.1 to a range the other features have). Three 3x3 convolutions with dilations 1, 2, 4 see 15 HR pixels either side; the rest of the
     context comes from ``r_15``. Only this head is trained (:mod:`mmsr.learned_gate`); the guided and the single
     model stay frozen, so the head can only choose between two estimates, never invent a third.
     """
 
     WINDOWS = (5, 15)
 
-    def __init__(self, scale: int, width: int = 16):
+    def __init__(self, scale: int, width: int = 16, consistency: bool = False):
         super().__init__()
         self.scale = check_scale(scale)
         if width < 1:
             raise ValueError(f"width must be >= 1, got {width}")
-        c = 4 + len(self.WINDOWS)
+        self.consistency = bool(consistency)
+        c = 4 + len(self.WINDOWS) + (2 if self.consistency else 0)
         self.body = nn.Sequential(
             nn.Conv2d(c, width, 3, padding=1), nn.ReLU(inplace=True),
             nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.ReLU(inplace=True),
@@ -129,8 +149,10 @@ class GateHead(nn.Module):
         if guided.shape != single.shape or guided.shape[-2:] != guide.shape[-2:] or guided.shape[1] != 1:
             raise ValueError(f"guided and single estimates must both be (N, 1, H, W) of the guide's size "
                              f"{tuple(guide.shape[-2:])}, got {tuple(guided.shape)} and {tuple(single.shape)}")
-        r = [F.interpolate(guide_agreement(lr, guide, self.scale, k), scale_factor=self.scale, mode="bilinear",
-                           align_corners=False) for k in self.WINDOWS]
+        r = [guide_agreement(lr, guide, self.scale, k) for k in self.WINDOWS]
+        if self.consistency:
+            r += [torch.log10(back_projection_error(lr, e, self.scale) + 1e-3) for e in (guided, single)]
+        r = [F.interpolate(v, scale_factor=self.scale, mode="bilinear", align_corners=False) for v in r]
         return torch.cat([single, guided, guided - single, luminance(guide), *r], 1)
 
     def weight(self, lr, guide, guided, single) -> torch.Tensor:
