@@ -124,19 +124,21 @@ DJF_SETTINGS = {
 #: between the channels). Sizes, steps and schedule are ours; ``full`` is sized for a GPU. ``guide`` ("rgb" or
 #: "gray": the guide's luminance), ``fusion`` ("lesita": in the HR state; "none": no guide branch; "lr": in the
 #: LR state; "both"), ``shared`` (False: steps 2..T have their own filters and thresholds) and ``updown``
-#: ("learned", "fixed", "subpixel") exist for chapter 7's ablation; the committed weights use "rgb", "lesita",
-#: shared weights and learned projections.
+#: ("learned", "fixed", "subpixel") and ``cascade`` (True: the scale as x2 steps of one shared x2 network,
+#: :class:`~mmsr.models.recurrent.RecurrentCascade`) exist for chapter 7's ablation; the committed weights use
+#: "rgb", "lesita", shared weights, learned projections and one step to the scale.
 RECURRENT_SETTINGS = {
     "smoke": {"patches": 128, "patch_size": 32, "steps": 10, "batch_size": 8, "lr": 1e-3, "milestones": (),
               "val_every": 0, "ckpt_every": 0, "atoms": 8, "rnn_steps": 2, "guide_layers": 2, "output": "mean",
-              "guide": "rgb", "fusion": "lesita", "shared": True, "updown": "learned"},
+              "guide": "rgb", "fusion": "lesita", "shared": True, "updown": "learned", "cascade": False},
     "default": {"patches": 4000, "patch_size": 48, "steps": 150, "batch_size": 16, "lr": 1e-3, "milestones": (),
                 "val_every": 50, "ckpt_every": 50, "atoms": 32, "rnn_steps": 3, "guide_layers": 3,
-                "output": "mean", "guide": "rgb", "fusion": "lesita", "shared": True, "updown": "learned"},
+                "output": "mean", "guide": "rgb", "fusion": "lesita", "shared": True, "updown": "learned",
+                "cascade": False},
     "full": {"patches": 40000, "patch_size": 64, "steps": 20000, "batch_size": 32, "lr": 1e-3,
              "milestones": (12000, 16000), "val_every": 1000, "ckpt_every": 1000, "atoms": 64, "rnn_steps": 4,
              "guide_layers": 3, "output": "mean", "guide": "rgb", "fusion": "lesita", "shared": True,
-             "updown": "learned"},
+             "updown": "learned", "cascade": False},
 }
 
 
@@ -232,11 +234,15 @@ def _vtsrcnn_builder(guide_channels: int):
 def _build_recurrent(scale, s):
     from .models.recurrent import RecurrentCoupledNet
 
+    from .models.recurrent import RecurrentCascade
+
     # records written before the ablation settings existed used the RGB guide and LeSITA
-    return RecurrentCoupledNet(scale, atoms=s["atoms"], steps=s["rnn_steps"],
-                               guide_channels=1 if s.get("guide", "rgb") == "gray" else 3,
-                               guide_layers=s["guide_layers"], output=s["output"], fusion=s.get("fusion", "lesita"),
-                               shared=s.get("shared", True), updown=s.get("updown", "learned"))
+    kw = dict(atoms=s["atoms"], steps=s["rnn_steps"], guide_channels=1 if s.get("guide", "rgb") == "gray" else 3,
+              guide_layers=s["guide_layers"], output=s["output"], fusion=s.get("fusion", "lesita"),
+              shared=s.get("shared", True), updown=s.get("updown", "learned"))
+    if s.get("cascade", False):   # chapter 7's ablation: the scale as x2 steps of one shared network
+        return RecurrentCascade(scale, **kw)
+    return RecurrentCoupledNet(scale, **kw)
 
 
 def _build_srcnn(scale, s):

@@ -340,3 +340,46 @@ def test_fixed_and_subpixel_projections_map_between_the_grids(scale, h, w):
     assert "updown" not in RecurrentCoupledNet(scale, atoms=4, steps=2, guide_layers=1).extra_repr()
     with pytest.raises(ValueError, match="updown must be one of"):
         RecurrentCoupledNet(scale, updown="pool")
+
+
+@pytest.mark.parametrize("scale,h,w", [(4, 3, 5), (8, 2, 3)])
+def test_cascade_of_x2_steps_is_one_shared_x2_network_applied_stage_by_stage(scale, h, w, monkeypatch):
+    """RecurrentCascade (chapter 7's ablation: x8 in one step or three x2 steps): its output is the x2 network
+    applied log2(scale) times, each stage guided by the guide downscaled to that stage's grid; it has the x2
+    network's parameters; only the guide is ever resized (never the target); every parameter learns; a scale
+    that is not a power of two and a guide of the wrong size are refused."""
+    import mmsr.models.recurrent as rec
+    from mmsr.degrade import imresize
+    from mmsr.recipes import TRAINABLE
+
+    torch.manual_seed(4)
+    cas = rec.RecurrentCascade(scale, atoms=4, steps=2, guide_layers=2)
+    assert cas.stages == {4: 2, 8: 3}[scale]
+    assert sum(p.numel() for p in cas.parameters()) == sum(p.numel() for p in cas.net.parameters())
+    lr, guide = torch.rand(2, 1, h, w), torch.rand(2, 3, h * scale, w * scale)
+    resized = []
+
+    def spy(x, *a, **k):
+        resized.append(x.shape[1])
+        return imresize(x, *a, **k)
+
+    monkeypatch.setattr(rec, "imresize", spy)
+    out = cas(lr, guide)
+    assert out.shape == (2, 1, h * scale, w * scale)
+    assert resized == [3] * (cas.stages - 1)          # guides only, one per stage below the last
+    y = lr
+    for k in range(1, cas.stages + 1):
+        g = guide if k == cas.stages else imresize(guide, output_shape=(h * 2 ** k, w * 2 ** k))
+        y = cas.net(y, g)
+    assert torch.allclose(out, y)
+    ((out - torch.rand_like(out)) ** 2).mean().backward()
+    for name, p in cas.named_parameters():
+        assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
+    with pytest.raises(ValueError, match="power-of-two"):
+        rec.RecurrentCascade(6)
+    with pytest.raises(ValueError, match="must be scale x"):
+        cas(lr, torch.rand(2, 3, h * scale, w * scale + 1))
+    build = TRAINABLE["recurrent_cave"][1]
+    s = {"atoms": 4, "rnn_steps": 2, "guide_layers": 2, "output": "mean"}
+    assert isinstance(build(scale, {**s, "cascade": True}), rec.RecurrentCascade)
+    assert isinstance(build(scale, s), rec.RecurrentCoupledNet)

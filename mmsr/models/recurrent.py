@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checks import check_scale
+from ..degrade import imresize
 from ..ops.operators import conv2d_few_outputs
 from ..ops.shrinkage import lesita, soft_threshold
 from .acsc import ACSC
@@ -322,3 +323,42 @@ class RecurrentCoupledNet(nn.Module):
                 + ("" if self.fusion == "lesita" else f", fusion={self.fusion}")
                 + ("" if self.shared else ", shared=False")
                 + ("" if self.updown == "learned" else f", updown={self.updown}"))
+
+
+class RecurrentCascade(nn.Module):
+    """``scale`` (a power of two) as repeated x2 steps of **one** :class:`RecurrentCoupledNet` at scale 2 (chapter
+    7's ablation: x8 in one step or three x2 steps). Stage ``k`` super-resolves the previous stage's output by 2,
+    guided by the HR guide brought to that stage's grid by MATLAB-style bicubic downscaling (the last stage reads
+    the guide itself). Only the guide is resized: the target is never interpolated. The stages share their
+    weights, so the cascade has the parameters of one x2 network."""
+
+    def __init__(self, scale: int = 8, **kwargs):
+        super().__init__()
+        self.scale = check_scale(scale)
+        stages = scale.bit_length() - 1
+        if scale != 2 ** stages:
+            raise ValueError(f"a cascade of x2 steps needs a power-of-two scale, got {scale}")
+        self.stages = stages
+        self.net = RecurrentCoupledNet(2, **kwargs)
+        self.guide_channels = self.net.guide_channels
+
+    def guides(self, lr: torch.Tensor, guide: torch.Tensor) -> list:
+        """The guide on each stage's output grid (``lr`` size times 2, 4, ..., ``scale``)."""
+        h, w = lr.shape[-2:]
+        if guide is None or guide.ndim != 4 or tuple(guide.shape[-2:]) != (h * self.scale, w * self.scale):
+            raise ValueError(f"guide size {None if guide is None else tuple(guide.shape[-2:])} must be scale x the "
+                             f"target size {(h, w)} = {(h * self.scale, w * self.scale)}")
+        return [imresize(guide, output_shape=(h * 2 ** k, w * 2 ** k)) for k in range(1, self.stages)] + [guide]
+
+    def forward(self, lr: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+        y = lr
+        for g in self.guides(lr, guide):
+            y = self.net(y, g)
+        return y
+
+    def monitor(self) -> dict:
+        return self.net.monitor()
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale}, stages={self.stages} (x2 each, shared weights)"
+
