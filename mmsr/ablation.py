@@ -145,6 +145,39 @@ def plot_ablation(records: dict, ax=None):
     return ax
 
 
+#: chapter 7's question "x8 in one step or three x2 steps", on CAVE x8 (validation scenes only): the committed
+#: experiment folders (``mmsr/weights/experiments/<folder>``) of the two forms, trained with one recipe from
+#: scratch (1,600 steps of 16 64x64 HR patches, seed 0); they differ only in ``cascade``
+X8_FORMS = {"one x8 step": "recurrent_cave_x8_scratch", "three x2 steps, shared": "recurrent_cave_x8_cascade"}
+
+
+def compare_forms(records: dict, differ: str = "cascade") -> tuple[list, list]:
+    """``(header, rows)`` for runs of one recipe that differ only in the setting ``differ`` (records missing a
+    setting count as the recipe's default, so runs written before it existed take part): label, parameters,
+    validation PSNR by step, the final one, CPU-minutes. Records that differ in anything else are refused."""
+    from .recipes import RECURRENT_SETTINGS
+
+    if len(records) < 2:
+        raise ValueError(f"comparing forms needs at least two records, got {len(records)}")
+    default = RECURRENT_SETTINGS["default"]
+
+    def settings(rec):
+        s = {**default, **rec["meta"]["settings"]}
+        return {k: _norm(v) for k, v in s.items() if k != differ}, rec["config"]["seed"], rec["meta"]["scale"]
+
+    (first, *rest) = records.values()
+    for label, rec in records.items():
+        if settings(rec) != settings(first):
+            a, b = settings(rec)[0], settings(first)[0]
+            raise ValueError(f"{label!r} differs from the first run in more than {differ!r}: "
+                             f"{ {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)} or 'seed/scale'}")
+    header = ["form", "parameters", "val PSNR by step (dB)", "final (dB)", "minutes"]
+    rows = [[label, rec["parameters"], ", ".join(f"{h['val_psnr']:.2f}" for h in rec["history"]),
+             f"{rec['final_validation']['val_psnr']:.2f}", f"{rec['train_seconds'] / 60:.0f}"]
+            for label, rec in records.items()]
+    return header, rows
+
+
 def _norm(v):
     return list(v) if isinstance(v, (tuple, list)) else v
 

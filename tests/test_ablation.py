@@ -110,3 +110,26 @@ def test_committed_ablation_runs_load_and_are_the_variants_they_are_filed_as():
         assert model.shared == change.get("shared", True) and model.fusion == change.get("fusion", "lesita"), name
         assert model.updown == change.get("updown", "learned"), name
         assert rec["meta"]["train_split"] == "train-minus-val" and rec["meta"]["val_images"], name
+
+
+def test_forms_are_compared_only_when_they_differ_in_the_one_setting():
+    """compare_forms (chapter 7's x8 question): two runs that differ only in ``cascade`` give one row each; a record
+    without the setting counts as the default; a second difference or a lone record is refused."""
+    def rec(cascade=None, seed=0, steps=1600, final=39.6):
+        s = {"atoms": 32, "rnn_steps": 3, "patches": 12000, "patch_size": 64, "steps": steps,
+             "milestones": [1100, 1400]}
+        if cascade is not None:
+            s["cascade"] = cascade
+        return {"meta": {"settings": s, "scale": 8}, "config": {"seed": seed}, "parameters": 10,
+                "history": [{"step": 400, "val_psnr": 35.0}, {"step": 1600, "val_psnr": final}],
+                "final_validation": {"val_psnr": final}, "train_seconds": 2520.0}
+
+    header, rows = ablation.compare_forms({"one": rec(), "cascade": rec(True, final=39.9)})
+    assert [r[0] for r in rows] == ["one", "cascade"] and rows[1][3] == "39.90" and rows[0][4] == "42"
+    assert rows[0][2] == "35.00, 39.60" and header[3] == "final (dB)"
+    with pytest.raises(ValueError, match="more than 'cascade'"):
+        ablation.compare_forms({"one": rec(), "cascade": rec(True, steps=800)})
+    with pytest.raises(ValueError, match="more than 'cascade'"):
+        ablation.compare_forms({"one": rec(), "cascade": rec(True, seed=1)})
+    with pytest.raises(ValueError, match="at least two"):
+        ablation.compare_forms({"one": rec()})
