@@ -298,6 +298,21 @@ def bar_check(summ: dict, name: str, reference: str, landscapes: str = "country"
             "share_above_bicubic": c["share_above_bicubic"], "met": met}
 
 
+BAR_HEADER = ["method", "test vs ungated", "landscapes vs SRCNN", "above bicubic", "bar"]
+
+
+def bar_rows(summ: dict, methods, landscapes: str = "country-heldout") -> list:
+    """Table rows (:data:`BAR_HEADER`) of :func:`bar_check` for each gated method of ``methods`` scored on
+    ``landscapes``, against the same model without a gate (the name before the first ``+``)."""
+    rows = []
+    for m in methods:
+        if m in summ and landscapes in summ[m]:
+            v = bar_check(summ, m, m.split("+")[0], landscapes=landscapes)
+            rows.append([m, f"{v['d_test']:+.2f}", f"{v['gain_over_srcnn']:+.2f}", f"{v['share_above_bicubic']:.0%}",
+                         "met" if v["met"] else "not met"])
+    return rows
+
+
 SUMMARY_HEADER = ["method", "images", "n", "mean PSNR", "gain over bicubic", "gain over SRCNN", "above bicubic"]
 
 

@@ -83,6 +83,21 @@ def test_bar_check_fails_on_each_of_its_three_conditions():
     assert bar_check(summ(0.1, 0.95, 34.7), "m", "ref")["d_test"] == pytest.approx(-0.3)
 
 
+def test_bar_rows_compare_each_gate_with_its_ungated_model_and_skip_what_is_not_scored():
+    from mmsr.guidance_check import BAR_HEADER, bar_rows
+
+    land = {"gain_over_srcnn": 0.6, "share_above_bicubic": 1.0}
+    summ = {"djf": {"test": {"mean": 34.3}}, "lmcsc": {"test": {"mean": 34.5}},
+            "djf+learned-gate, consistency": {"test": {"mean": 34.4}, "country-heldout": land},
+            "lmcsc+learned-gate": {"test": {"mean": 34.2}, "country-heldout": {**land, "share_above_bicubic": 0.88}},
+            "lmcsc+gate": {"test": {"mean": 34.0}, "country": land}}
+    rows = bar_rows(summ, ["djf+learned-gate, consistency", "lmcsc+learned-gate", "lmcsc+gate", "absent"])
+    assert len(BAR_HEADER) == len(rows[0]) and [r[0] for r in rows] == ["djf+learned-gate, consistency",
+                                                                          "lmcsc+learned-gate"]
+    assert rows[0][1:] == ["+0.10", "+0.60", "100%", "met"]
+    assert rows[1][1] == "-0.30" and rows[1][4] == "not met"
+
+
 def _gate_rec(gate, image, st, psnr, single):
     w, p, sg = gate
     return {"method": "djf", "scale": 4, "source": "s", "gate": f"window={w},power={p:g},signed={sg}", "window": w,
