@@ -204,12 +204,16 @@ def displacement_quiver(deformation, size, step: int = 24, ax=None, title: Optio
 
 
 def per_image_gains(records: Sequence[dict], scale: int, methods: Sequence[str], baseline: str = "bicubic",
-                    sets: Sequence[str] = ("test", "country"), size: float = 4.0):
+                    sets: Sequence[str] = ("test", "country"), size: float = 4.0,
+                    labels: Optional[Sequence[str]] = None):
     """Per-image PSNR gain of each method over ``baseline`` (one dot per image, a bar at the mean), one panel per
     image set: where a guided model falls below zero, its guide made the result worse than the baseline.
 
-    ``records``: rows with ``method``, ``set``, ``image``, ``psnr``, ``scale`` (e.g. :mod:`mmsr.guidance_check`).
+    ``records``: rows with ``method``, ``set``, ``image``, ``psnr``, ``scale`` (e.g. :mod:`mmsr.guidance_check`);
+    ``labels``: shorter tick labels for ``methods`` (default: the method names).
     """
+    if labels is not None and len(labels) != len(methods):
+        raise ValueError(f"{len(labels)} labels for {len(methods)} methods")
     import matplotlib.pyplot as plt
 
     psnr = {(r["method"], r["set"], r["image"]): r["psnr"] for r in records if r.get("scale", scale) == scale}
@@ -227,7 +231,7 @@ def per_image_gains(records: Sequence[dict], scale: int, methods: Sequence[str],
                     va="bottom", fontsize=8)
         ax.axhline(0, color="r", lw=1, ls="--")
         # many methods: steeper labels anchored at their tick, so long names do not run into each other
-        ax.set_xticks(range(len(methods)), methods, rotation=20 if len(methods) <= 6 else 40,
+        ax.set_xticks(range(len(methods)), labels or methods, rotation=20 if len(methods) <= 6 else 40,
                       ha="center" if len(methods) <= 6 else "right", rotation_mode="anchor")
         ax.set_title(f"{s} ({len(images)} images), x{scale}", fontsize=10)
     axes[0][0].set_ylabel(f"PSNR gain over {baseline} (dB)")

@@ -41,6 +41,10 @@ def test_per_image_gains_plots_one_dot_per_image_and_the_share_above_baseline():
     assert [len(c.get_offsets()) for c in left.collections if isinstance(c, PathCollection)] == [4, 4]
     texts = [t.get_text() for t in right.texts]
     assert texts == ["100%", "0%"]  # "bad" is below bicubic on every country image
+    fig = plot.per_image_gains(recs, 2, ["good", "bad"], labels=["g", "b"])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["g", "b"]
+    with pytest.raises(ValueError, match="1 labels for 2 methods"):
+        plot.per_image_gains(recs, 2, ["good", "bad"], labels=["g"])
 
 
 @pytest.mark.parametrize("n", [1, 3, 5, 8])
