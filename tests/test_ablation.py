@@ -133,3 +133,17 @@ def test_forms_are_compared_only_when_they_differ_in_the_one_setting():
         ablation.compare_forms({"one": rec(), "cascade": rec(True, seed=1)})
     with pytest.raises(ValueError, match="at least two"):
         ablation.compare_forms({"one": rec()})
+
+
+def test_committed_x8_forms_differ_only_in_the_form_and_load_as_what_they_are():
+    from mmsr.guidance_check import run_method
+    from mmsr.models.recurrent import RecurrentCascade, RecurrentCoupledNet
+    from mmsr.recipes import WEIGHTS_DIR
+
+    recs = {k: json.loads((WEIGHTS_DIR / "experiments" / f / "record.json").read_text())
+            for k, f in ablation.X8_FORMS.items()}
+    header, rows = ablation.compare_forms(recs)
+    assert len(rows) == 2
+    for (label, folder), kind in zip(ablation.X8_FORMS.items(), (RecurrentCoupledNet, RecurrentCascade)):
+        assert recs[label]["meta"]["scale"] == 8 and recs[label]["meta"]["data"].startswith("cave"), label
+        assert type(run_method(WEIGHTS_DIR / "experiments" / folder)[0]) is kind, label
