@@ -22,7 +22,8 @@ from pathlib import Path
 #: the settings every ablation run shares (NIR x4, a short CPU run with a decaying learning rate, so that the
 #: end point is not one noisy Adam step)
 BASE = {"atoms": 32, "rnn_steps": 3, "output": "mean", "guide": "rgb", "fusion": "lesita", "shared": True,
-        "updown": "learned", "patches": 6000, "steps": 500, "milestones": (350, 450), "val_every": 250, "ckpt_every": 250}
+        "updown": "learned", "patches": 6000, "steps": 500, "milestones": (350, 450), "val_every": 250,
+        "ckpt_every": 250}
 SCALE = 4
 
 #: variant -> (seed, settings that differ from :data:`BASE`, what the variant asks). In run order: the most
@@ -169,8 +170,8 @@ def compare_forms(records: dict, differ: str = "cascade") -> tuple[list, list]:
     for label, rec in records.items():
         if settings(rec) != settings(first):
             a, b = settings(rec)[0], settings(first)[0]
-            raise ValueError(f"{label!r} differs from the first run in more than {differ!r}: "
-                             f"{ {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)} or 'seed/scale'}")
+            diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
+            raise ValueError(f"{label!r} differs from the first run in more than {differ!r}: {diff or 'seed/scale'}")
     header = ["form", "parameters", "val PSNR by step (dB)", "final (dB)", "minutes"]
     rows = [[label, rec["parameters"], ", ".join(f"{h['val_psnr']:.2f}" for h in rec["history"]),
              f"{rec['final_validation']['val_psnr']:.2f}", f"{rec['train_seconds'] / 60:.0f}"]

@@ -125,9 +125,10 @@ class GateHead(nn.Module):
 
     with ``r_k`` the LR correlation of target and guide in a ``k x k`` window (:func:`guide_agreement`) upsampled
     bilinearly, and ``e`` the :func:`back_projection_error` of each estimate in a 5 x 5 LR window (upsampled
-    bilinearly; the logarithm brings errors of 0.001-0.1 to a range the other features have). Three 3x3 convolutions with dilations 1, 2, 4 see 15 HR pixels either side; the rest of the
-    context comes from ``r_15``. Only this head is trained (:mod:`mmsr.learned_gate`); the guided and the single
-    model stay frozen, so the head can only choose between two estimates, never invent a third.
+    bilinearly; the logarithm brings errors of 0.001-0.1 to a range the other features have). Three 3x3
+    convolutions with dilations 1, 2, 4 see 15 HR pixels either side; the rest of the context comes from ``r_15``.
+    Only this head is trained (:mod:`mmsr.learned_gate`); the guided and the single model stay frozen, so the head
+    can only choose between two estimates, never invent a third.
     """
 
     WINDOWS = (5, 15)
