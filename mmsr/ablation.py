@@ -166,10 +166,10 @@ def compare_forms(records: dict, differ: str = "cascade") -> tuple[list, list]:
         s = {**default, **rec["meta"]["settings"]}
         return {k: _norm(v) for k, v in s.items() if k != differ}, rec["config"]["seed"], rec["meta"]["scale"]
 
-    (first, *rest) = records.values()
+    reference = settings(next(iter(records.values())))
     for label, rec in records.items():
-        if settings(rec) != settings(first):
-            a, b = settings(rec)[0], settings(first)[0]
+        if settings(rec) != reference:
+            a, b = settings(rec)[0], reference[0]
             diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k)}
             raise ValueError(f"{label!r} differs from the first run in more than {differ!r}: {diff or 'seed/scale'}")
     header = ["form", "parameters", "val PSNR by step (dB)", "final (dB)", "minutes"]

@@ -184,10 +184,9 @@ class RecurrentCoupledNet(nn.Module):
         self.skip = nn.ConvTranspose2d(1, 1, size, stride=self.scale, padding=pad, bias=False)
         bil = bilinear_kernel(size, self.scale)
         with torch.no_grad():
-            if updown == "learned":
-                self.up.weight.copy_(bil.expand(k, 1, size, size))
             self.skip.weight.copy_(bil[None, None])
-            if updown == "learned":
+            if updown == "learned":   # copying draws nothing: the one draw here stays after the layers' own
+                self.up.weight.copy_(bil.expand(k, 1, size, size))
                 nn.init.normal_(self.down.weight, std=std)
         self.decoder = nn.Conv2d(k, 1, kernel, padding=self.pad, bias=False)
         nn.init.normal_(self.decoder.weight, std=std)
