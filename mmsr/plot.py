@@ -277,6 +277,26 @@ def psnr_at_minutes(record: dict, minutes: float) -> float:
     return float(np.interp(minutes, t, v))
 
 
+def common_minutes(records: dict) -> tuple:
+    """A training time at which every run of ``records`` (``label -> training record``) can be read with
+    :func:`psnr_at_minutes`: the shortest run's length, once it is past every run's first validation point.
+
+    A run that ends before another's first validation point cannot be compared at any common time; such runs
+    are dropped, shortest first, until the rest can. Returns ``(minutes, kept, dropped)``: ``minutes`` is
+    ``None`` when fewer than two runs remain; ``dropped`` lists the labels left out, in the order dropped."""
+    runs = {k: r for k, r in records.items() if r.get("history")}
+    dropped = []
+    while len(runs) >= 2:
+        first = max(r["history"][0]["step"] * r["train_seconds"] / 60.0 / r["steps"] for r in runs.values())
+        end = min(r["train_seconds"] / 60.0 for r in runs.values())
+        if first <= end:
+            return end, runs, dropped
+        shortest = min(runs, key=lambda k: runs[k]["train_seconds"])
+        dropped.append(shortest)
+        del runs[shortest]
+    return None, runs, dropped
+
+
 def guidance_trade(summ: dict, methods: Sequence[str], x_set: str = "test", y_set: str = "country-heldout",
                    reference: str = "srcnn", ax=None):
     """Each method as a point (mean PSNR on ``x_set``, mean PSNR on ``y_set``) from

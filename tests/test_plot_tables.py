@@ -136,3 +136,21 @@ def test_guidance_trade_puts_each_method_at_its_two_means_and_marks_srcnn():
     points = [tuple(c.get_offsets()[0]) for c in ax.collections]
     assert points == [(34.0, 28.5)]
     assert ax.lines[0].get_ydata()[0] == 29.0
+
+
+def test_common_minutes_drops_runs_too_short_to_share_a_time():
+    def run(minutes, first_step, steps=100):   # validation at first_step and at the end
+        return {"train_seconds": 60.0 * minutes, "steps": steps,
+                "history": [{"step": first_step, "val_psnr": 30.0}, {"step": steps, "val_psnr": 31.0}]}
+
+    # first points at 5, 2 and 9 min; the shortest run (10 min) is past all of them: everyone kept
+    t, kept, dropped = plot.common_minutes({"a": run(10, 50), "b": run(20, 10), "c": run(30, 30)})
+    assert t == pytest.approx(10.0) and sorted(kept) == ["a", "b", "c"] and dropped == []
+    assert all(np.isfinite(plot.psnr_at_minutes(r, t)) for r in kept.values())
+    # "short" ends (4 min) before "late" has its first point (40 of 60 min): short goes, the rest meet at 60 min
+    t, kept, dropped = plot.common_minutes({"short": run(4, 50), "late": run(60, 66), "long": run(90, 10)})
+    assert dropped == ["short"] and sorted(kept) == ["late", "long"] and t == pytest.approx(60.0)
+    # nothing left to compare: one run, or runs without history
+    t, kept, dropped = plot.common_minutes({"a": run(4, 90), "b": run(60, 90)})
+    assert t is None and dropped == ["a"]
+    assert plot.common_minutes({"a": {**run(5, 10), "history": []}, "b": run(6, 10)})[0] is None
