@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from .checks import check_scale
 from .degrade import imresize
 from .models.cmsr import CMSRNet, ZSSRNet
+from .models.self_ensemble import self_ensemble as ensemble_of_flips
 from .ops.warps import DeformationStack, warp_image
 from .registration import Registration, register_global
 
@@ -251,16 +252,6 @@ def train_stage(lr: torch.Tensor, guide: Optional[torch.Tensor], scale: int, cfg
 
 
 # ----------------------------------------------------------------------------------------------- inference
-def _dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
-    x = torch.flip(x, dims=(-1,)) if k >= 4 else x
-    return torch.rot90(x, k % 4, dims=(-2, -1))
-
-
-def _dihedral_inverse(x: torch.Tensor, k: int) -> torch.Tensor:
-    x = torch.rot90(x, -(k % 4), dims=(-2, -1))
-    return torch.flip(x, dims=(-1,)) if k >= 4 else x
-
-
 def back_project(estimate: torch.Tensor, lr: torch.Tensor, iters: int) -> torch.Tensor:
     """Iterative back-projection: make the estimate consistent with the observed LR under bicubic degradation."""
     H, W = estimate.shape[-2:]
@@ -277,11 +268,7 @@ def predict(net, lr: torch.Tensor, guide: Optional[torch.Tensor], scale: int, se
     if not self_ensemble:
         out = net(lr, guide, scale)
     else:
-        outs = []
-        for k in range(8):
-            gk = None if guide is None else _dihedral(guide, k)
-            outs.append(_dihedral_inverse(net(_dihedral(lr, k), gk, scale), k))
-        out = torch.stack(outs).median(dim=0).values
+        out = ensemble_of_flips(lambda x, g: net(x, g, scale), lr, guide, reduce="median")
     return back_project(out, lr, bp_iters) if bp_iters > 0 else out
 
 

@@ -10,7 +10,7 @@ from mmsr.models.cmsr import CMSRNet, ZSSRNet
 from mmsr.recipes import zeroshot_config
 from mmsr.reproduce import TABLE1_003, table1_003
 from mmsr.super_resolve import UnusableInputError, main as cli_main, prepare_pair
-from mmsr.zeroshot import (ZeroShotConfig, ZeroShotMethod, _dihedral, _dihedral_inverse, back_project, predict,
+from mmsr.zeroshot import (ZeroShotConfig, ZeroShotMethod, back_project, predict,
                            random_patch_points, stage_scales, training_batch, zero_shot_sr)
 from mmsr.zeroshot_experiments import _done, read_records, summarise
 from mmsr.ops.warps import DeformationStack
@@ -107,12 +107,6 @@ def test_unaugmented_patch_is_an_exact_crop():
     _, _, gt = training_batch(lr, None, None, 2, cfg, False, torch.Generator().manual_seed(3))
     values = set(lr.flatten().tolist())
     assert all(abs(v - round(v)) < 1e-3 and round(v) in values for v in gt.flatten().tolist())
-
-
-def test_dihedral_inverse():
-    x = torch.rand(1, 1, 5, 7)
-    for k in range(8):
-        assert torch.equal(_dihedral_inverse(_dihedral(x, k), k), x)
 
 
 def test_back_projection_makes_the_estimate_consistent():
