@@ -24,6 +24,7 @@ import torch
 
 from .data.datasets import country_part, load_epfl_nir
 from .evaluate import Bicubic, evaluate, prepare_inputs
+from .models.self_ensemble import SelfEnsemble
 from .recipes import TRAINABLE, guide_mode_of, guided_filter_model, load_pretrained, pretrained_path
 from .runtime import try_gpu
 from .storage import read_weights, tensors_digest
@@ -199,12 +200,22 @@ def trained_on_country(source: str) -> bool:
     return rec.is_file() and "country" in json.loads(rec.read_text())["meta"].get("train_split", "")
 
 
-#: the image sets :func:`run` can score: the 8 test images and the ``country`` landscapes
-SETS = ("test", "country")
+#: the image sets :func:`run` can score: the 8 test images and the ``country`` landscapes (all 52, or only the 26
+#: held out from every training split, which halves the time of a slow method)
+SETS = ("test", "country", "country-heldout")
+
+
+def sets_to_score(sets: Sequence[str], trained_on_landscapes: bool) -> tuple:
+    """Which of the image sets asked for are scored for one method: a model trained on landscapes only on the
+    held-out half; any other on all 52 landscapes (its held-out half is read off them, :func:`with_heldout`),
+    unless only the held-out half was asked for."""
+    landscapes = ("country-heldout",) if trained_on_landscapes or "country" not in sets else ("country",)
+    asked = "country" in sets or "country-heldout" in sets
+    return tuple(s for s in sets if s == "test") + (landscapes if asked else ())
 
 
 def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] = None, device=None,
-        sets: Sequence[str] = SETS) -> list[dict]:
+        sets: Sequence[str] = ("test", "country")) -> list[dict]:
     """Score ``methods`` image by image on ``sets`` (resumable; records appended to ``guidance_x<S>.jsonl``)."""
     unknown = [s for s in sets if s not in SETS]
     if unknown or not sets:
@@ -213,14 +224,15 @@ def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] 
     path = Path(out) / f"guidance_x{scale}.jsonl"
     records = read_records(path)
     methods = methods if methods is not None else committed_methods(scale)
-    images = {name: load_epfl_nir(name, root) for name in sets}
-    if "country" in images:
-        images["country-heldout"] = [p for p in images["country"] if country_part(p.name) == "heldout"]
+    images = {name: load_epfl_nir(name, root) for name in sets if name != "country-heldout"}
+    if "country" in sets or "country-heldout" in sets:
+        country = images.get("country") or load_epfl_nir("country", root)
+        images["country-heldout"] = [p for p in country if country_part(p.name) == "heldout"]
     for name, (model, guide_mode, source) in methods.items():
         mixed = trained_on_country(source)
         for set_name, pairs in images.items():
-            if set_name == ("country" if mixed else "country-heldout"):
-                continue  # all landscapes for models that never saw one; the held-out half for the others
+            if set_name not in sets_to_score(sets, mixed):
+                continue
             todo = [p for p in pairs if not _done(records, method=name, set=set_name, image=p.name, source=source)]
             if not todo:
                 continue
@@ -336,8 +348,13 @@ def main(argv=None) -> int:
     ap.add_argument("--gate", nargs="+", default=[], metavar="MODEL",
                     help="also score these committed guided models gated with SRCNN where the guide disagrees "
                          "(mmsr.models.gated; the setting is chosen on the validation images first)")
-    ap.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS,
-                    help="image sets to score (default: both; 'test' alone is quicker, e.g. for extra seeds)")
+    ap.add_argument("--ensemble", nargs="+", default=[], metavar="METHOD",
+                    help="also score these methods (committed, --gate or --run names) with the test-time "
+                         "self-ensemble: the mean over the 8 flips/turns of target and guide, scored as "
+                         "'METHOD+self-ensemble' (mmsr.models.self_ensemble; 8 times the inference time)")
+    ap.add_argument("--sets", nargs="+", default=["test", "country"], choices=SETS,
+                    help="image sets to score (default: test and country; 'test' alone is quicker, e.g. for "
+                         "extra seeds; 'country-heldout': only the 26 landscapes no model trained on)")
     ap.add_argument("--device", default=None)
     a = ap.parse_args(argv)
     unknown = [m for m in a.gate if m not in GUIDED]
@@ -347,6 +364,15 @@ def main(argv=None) -> int:
     missing = [m for m in a.gate if m not in methods]
     if missing:
         raise SystemExit(f"--gate: no committed x{a.scale} weights for {missing}")
+    runs = [item.partition("=") for item in a.run]
+    bad = [item for item, (_, _, folder) in zip(a.run, runs) if not folder]
+    if bad:
+        raise SystemExit(f"--run expects NAME=DIR, got {bad[0]!r}")
+    known = set(methods) | {f"{m}+gate" for m in a.gate} | {name for name, _, _ in runs}
+    unknown = [m for m in a.ensemble if m not in known]
+    if unknown:   # before any long work (gate selection, scoring)
+        raise SystemExit(f"--ensemble: unknown method(s) {unknown}; expected some of {sorted(known)}")
+    committed = methods
     if a.only_runs:
         methods = {k: v for k, v in methods.items() if k in ("bicubic", "srcnn")}
     device = try_gpu(a.device) if a.device else torch.device("cpu")
@@ -355,11 +381,11 @@ def main(argv=None) -> int:
         print(f"[guidance x{a.scale}] {m}+gate: {gate_key(setting)} (chosen on the validation images)",
               file=sys.stderr)
         methods[f"{m}+gate"] = gated_method(m, a.scale, setting)
-    for item in a.run:
-        name, _, folder = item.partition("=")
-        if not folder:
-            raise SystemExit(f"--run expects NAME=DIR, got {item!r}")
+    for name, _, folder in runs:
         methods[name] = run_method(folder)
+    for name in a.ensemble:   # same source: the method name says it is the ensemble
+        model, guide_mode, source = methods[name] if name in methods else committed[name]
+        methods[f"{name}+self-ensemble"] = (SelfEnsemble(model), guide_mode, source)
     recs = run(a.scale, a.root, a.out, methods, device, sets=a.sets)
     print(json.dumps(summary(recs, a.scale), indent=1))
     return 0

@@ -248,6 +248,41 @@ def test_run_scores_only_the_sets_asked_for_and_refuses_unknown_ones(tmp_path):
     methods = {"bicubic": (Bicubic(2), "gray", "formula")}
     recs = run(2, tmp_path / "data", tmp_path / "out", methods, sets=("test",))
     assert recs and {r["set"] for r in recs} == {"test"}
+    from mmsr.data.datasets import country_part
+
+    held = run(2, tmp_path / "data", tmp_path / "held", methods, sets=("country-heldout",))
+    assert held and {r["set"] for r in held} == {"country-heldout"}
+    assert {country_part(r["image"]) for r in held} == {"heldout"}
     for bad in (("tests",), ()):
         with pytest.raises(ValueError, match="sets"):
             run(2, tmp_path / "data", tmp_path / "out", methods, sets=bad)
+
+
+def test_ensemble_cli_refuses_unknown_methods_first_and_scores_the_ensemble_beside_the_method(tmp_path):
+    from test_portability import embedded_pack
+
+    from mmsr.guidance_check import main
+    from mmsr.zeroshot_experiments import read_records
+
+    with pytest.raises(SystemExit, match="--ensemble: unknown method"):
+        main(["--scale", "2", "--ensemble", "recurrent+gate"])   # a gate not asked for with --gate
+    embedded_pack(tmp_path / "data")
+    main(["--scale", "2", "--root", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--only-runs",
+          "--ensemble", "bicubic", "--sets", "test"])
+    recs = read_records(tmp_path / "out" / "guidance_x2.jsonl")
+    by = {}
+    for r in recs:
+        by.setdefault(r["method"], {})[r["image"]] = r["psnr"]
+    assert set(by) >= {"bicubic", "bicubic+self-ensemble"} and by["bicubic"].keys() == by["bicubic+self-ensemble"].keys()
+    # bicubic interpolation with a symmetric kernel commutes with flips and quarter turns: the same estimate
+    assert all(abs(by["bicubic"][k] - v) < 0.01 for k, v in by["bicubic+self-ensemble"].items())
+
+
+def test_sets_to_score_never_scores_a_landscape_twice_or_one_a_model_trained_on():
+    from mmsr.guidance_check import sets_to_score
+
+    assert sets_to_score(("test", "country"), False) == ("test", "country")
+    assert sets_to_score(("test", "country"), True) == ("test", "country-heldout")
+    assert sets_to_score(("country-heldout",), False) == ("country-heldout",)
+    assert sets_to_score(("test", "country", "country-heldout"), False) == ("test", "country")
+    assert sets_to_score(("test",), True) == ("test",)
