@@ -200,9 +200,10 @@ def trained_on_country(source: str) -> bool:
     return rec.is_file() and "country" in json.loads(rec.read_text())["meta"].get("train_split", "")
 
 
-#: the image sets :func:`run` can score: the 8 test images and the ``country`` landscapes (all 52, or only the 26
-#: held out from every training split, which halves the time of a slow method)
-SETS = ("test", "country", "country-heldout")
+#: the image sets :func:`run` can score: the 8 test images, the ``country`` landscapes (all 52, or only the 26
+#: held out from every training split, which halves the time of a slow method), and the validation images (to
+#: decide an option such as the self-ensemble before the test images are looked at)
+SETS = ("test", "country", "country-heldout", "val")
 
 
 def sets_to_score(sets: Sequence[str], trained_on_landscapes: bool) -> tuple:
@@ -211,7 +212,7 @@ def sets_to_score(sets: Sequence[str], trained_on_landscapes: bool) -> tuple:
     unless only the held-out half was asked for."""
     landscapes = ("country-heldout",) if trained_on_landscapes or "country" not in sets else ("country",)
     asked = "country" in sets or "country-heldout" in sets
-    return tuple(s for s in sets if s == "test") + (landscapes if asked else ())
+    return tuple(s for s in sets if s in ("val", "test")) + (landscapes if asked else ())
 
 
 def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] = None, device=None,
@@ -354,7 +355,8 @@ def main(argv=None) -> int:
                          "'METHOD+self-ensemble' (mmsr.models.self_ensemble; 8 times the inference time)")
     ap.add_argument("--sets", nargs="+", default=["test", "country"], choices=SETS,
                     help="image sets to score (default: test and country; 'test' alone is quicker, e.g. for "
-                         "extra seeds; 'country-heldout': only the 26 landscapes no model trained on)")
+                         "extra seeds; 'country-heldout': only the 26 landscapes no model trained on; 'val': the validation "
+                         "images, to decide an option before the test images are scored)")
     ap.add_argument("--device", default=None)
     a = ap.parse_args(argv)
     unknown = [m for m in a.gate if m not in GUIDED]

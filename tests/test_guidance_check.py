@@ -286,3 +286,4 @@ def test_sets_to_score_never_scores_a_landscape_twice_or_one_a_model_trained_on(
     assert sets_to_score(("country-heldout",), False) == ("country-heldout",)
     assert sets_to_score(("test", "country", "country-heldout"), False) == ("test", "country")
     assert sets_to_score(("test",), True) == ("test",)
+    assert sets_to_score(("val", "country-heldout"), False) == ("val", "country-heldout")
