@@ -6,6 +6,7 @@ LaTeX or an image is missing -- the check a reader's eyes would make, offline.
 Raw math: ``\\(``, ``\\[`` or ``$$`` in the page's visible text outside code, i.e. MathJax did not typeset it
 (offline MathJax missing, a delimiter MathJax is not told to process, a table cell that split a formula).
 Missing image: an ``<img>`` whose file does not exist beside the page.
+Local path: ``../shared/`` or ``/work/`` anywhere in the page (a reader has the papers, not this project's copies).
 Missing stylesheet: a page without the book's ``mmsr.css`` (long code lines would be clipped, wide tables cut).
 """
 from __future__ import annotations
@@ -17,6 +18,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+#: paths of the machine the book was built on: the papers' and data's folder beside the checkout, the checkout
+LOCAL_PATHS = ("../shared/", "/work/")
 SKIP = {"pre", "code", "script", "style", "textarea", "mjx-container", "mjx-assistive-mml", "title", "head"}
 
 
@@ -69,6 +72,10 @@ def problems(page: Path, html: str) -> list[str]:
         i = text.find(token)
         if i >= 0:
             found.append(f"raw math {token!r}: ...{text[max(0, i - 40): i + 40]!r}...")
+    for token in LOCAL_PATHS:   # anywhere, attributes included: citation tooltips carry the bibliography's fields
+        i = html.find(token)
+        if i >= 0:
+            found.append(f"a path the reader does not have {token!r}: ...{html[max(0, i - 60): i + 40]!r}...")
     if "mmsr.css" not in html:
         found.append("the book's stylesheet mmsr.css is not linked: long code lines are clipped")
     for src in v.images:

@@ -182,6 +182,9 @@ def test_the_book_cites_papers_not_files_a_reader_does_not_have():
     bad = [(name, line.strip()[:80]) for name, line in _markdown_lines()
            if "shared/papers" in line or re.search(r"(?<![0-9.,_/-])00[0-4](?![0-9_])", line)]
     assert bad == []
+    # the bibliography's fields are printed in the reference list and in every citation's tooltip
+    bib = (Path(__file__).resolve().parents[1] / "book" / "references.bib").read_text()
+    assert [line.strip() for line in bib.splitlines() if "shared/" in line or "papers/0" in line] == []
 
 
 def test_every_chapter_ends_with_3_to_5_exercises_with_hidden_executed_solutions():
@@ -255,3 +258,5 @@ def test_rendered_page_check_finds_raw_math_missing_images_and_the_missing_style
     bad = '<html><body><p>raw \\\\(\\\\ell_1\\\\) here</p><img src="gone.png"></body></html>'
     found = " ".join(crb.problems(page, bad))
     assert "raw math" in found and "missing image gone.png" in found and "mmsr.css" in found
+    tip = '<html><head><link href="_static/mmsr.css"></head><body><a title="Paper. ../shared/papers/000.">x</a></body></html>'
+    assert "a path the reader does not have" in " ".join(crb.problems(page, tip))
