@@ -232,9 +232,7 @@ def _vtsrcnn_builder(guide_channels: int):
 
 
 def _build_recurrent(scale, s):
-    from .models.recurrent import RecurrentCoupledNet
-
-    from .models.recurrent import RecurrentCascade
+    from .models.recurrent import RecurrentCascade, RecurrentCoupledNet
 
     # records written before the ablation settings existed used the RGB guide and LeSITA
     kw = dict(atoms=s["atoms"], steps=s["rnn_steps"], guide_channels=1 if s.get("guide", "rgb") == "gray" else 3,
