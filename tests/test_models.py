@@ -135,3 +135,38 @@ def test_committed_weights_load_and_carry_provenance(path):
         assert len(rec["meta"]["train_images"]) == sum(vt_split("flir_one", i) == "train" for i in range(30))
     if "weights_file" in rec:   # the record describes these very tensors
         assert rec["weights_file"]["tensors_sha256"] == tensors_digest(read_weights(path)[0])
+
+
+RECORDS = sorted(list(Path(__file__).resolve().parents[1].joinpath("mmsr", "weights").glob("*_x[0-9].json"))
+                 + list(Path(__file__).resolve().parents[1].joinpath("mmsr", "weights", "experiments")
+                        .glob("*/record.json")))
+
+
+def test_every_recorded_training_command_still_gives_the_recorded_settings():
+    """A record's command is how a reader reproduces the weights: run against today's recipes it must yield the
+    settings the weights were trained with. Recipes change (DJF's full-mode learning rate went from 1e-3 to 2e-4);
+    a record whose command relied on an old default must say which ``--set`` restores it. ``--set`` options
+    written after the command (a resume, a note) count, later ones last."""
+    import json
+    import shlex
+
+    from mmsr.recipes import TRAINABLE
+    from mmsr.train import parse_overrides
+
+    checked, wrong = 0, []
+    for path in RECORDS:
+        rec = json.loads(path.read_text())
+        command = rec.get("provenance", {}).get("command", "")
+        if "mmsr.train " not in command:
+            continue   # gates, zero-shot runs: other commands
+        toks = shlex.split(command.replace(";", " ; "))
+        args = toks[toks.index("mmsr.train") + 1:]
+        mode = args[args.index("--mode") + 1] if "--mode" in args else "default"
+        overrides = parse_overrides([args[i + 1] for i, t in enumerate(args) if t == "--set"])
+        settings = {**TRAINABLE[args[0]][0][mode], **overrides}
+        norm = lambda v: list(v) if isinstance(v, (list, tuple)) else v   # noqa: E731 (JSON has no tuples)
+        diff = {k: (settings.get(k), v) for k, v in rec["meta"]["settings"].items() if norm(settings.get(k)) != norm(v)}
+        checked += 1
+        if diff:
+            wrong.append((path.parent.name if path.name == "record.json" else path.name, diff))
+    assert checked >= 20 and wrong == []
