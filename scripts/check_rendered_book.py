@@ -72,10 +72,11 @@ def problems(page: Path, html: str) -> list[str]:
         i = text.find(token)
         if i >= 0:
             found.append(f"raw math {token!r}: ...{text[max(0, i - 40): i + 40]!r}...")
-    for token in LOCAL_PATHS:   # anywhere, attributes included: citation tooltips carry the bibliography's fields
-        i = html.find(token)
+    source = page.read_text(errors="replace") if page.is_file() else html   # as built: the dumped DOM also
+    for token in LOCAL_PATHS:   # holds the file:// URLs of this very copy; attributes count (citation tooltips)
+        i = source.find(token)
         if i >= 0:
-            found.append(f"a path the reader does not have {token!r}: ...{html[max(0, i - 60): i + 40]!r}...")
+            found.append(f"a path the reader does not have {token!r}: ...{source[max(0, i - 60): i + 40]!r}...")
     if "mmsr.css" not in html:
         found.append("the book's stylesheet mmsr.css is not linked: long code lines are clipped")
     for src in v.images:
