@@ -355,8 +355,8 @@ def main(argv=None) -> int:
                          "'METHOD+self-ensemble' (mmsr.models.self_ensemble; 8 times the inference time)")
     ap.add_argument("--sets", nargs="+", default=["test", "country"], choices=SETS,
                     help="image sets to score (default: test and country; 'test' alone is quicker, e.g. for "
-                         "extra seeds; 'country-heldout': only the 26 landscapes no model trained on; 'val': the validation "
-                         "images, to decide an option before the test images are scored)")
+                         "extra seeds; 'country-heldout': only the 26 landscapes no model trained on; 'val': the "
+                         "validation images, to decide an option before the test images are scored)")
     ap.add_argument("--device", default=None)
     a = ap.parse_args(argv)
     unknown = [m for m in a.gate if m not in GUIDED]
