@@ -34,13 +34,17 @@ from .zeroshot_experiments import _append, _done, _provenance, read_records
 DEFAULT_OUT = Path("results") / "nir"
 PROTOCOL = "chapter 1: MATLAB-bicubic LR, full image, peak 255"
 GUIDED = ("djf", "coista", "lmcsc", "recurrent")
+#: every trainable NIR model with committed weights that the guidance check scores: the single-image networks
+#: first (SRCNN is the bar's reference), then the guided ones
+NIR_MODELS = ("srcnn", "cscn", "srfbn") + GUIDED
 
 
 def committed_methods(scale: int) -> dict:
-    """``name -> (model, guide_mode, source)`` for bicubic, the guided filter and every committed NIR model."""
+    """``name -> (model, guide_mode, source)`` for bicubic, the guided filter and every committed model of
+    :data:`NIR_MODELS`."""
     out = {"bicubic": (Bicubic(scale), "gray", "formula"),
            "guided_filter": (guided_filter_model(scale), "gray", "formula")}
-    for name in ("srcnn", "cscn", "djf", "coista", "lmcsc", "recurrent"):
+    for name in NIR_MODELS:
         path = pretrained_path(name, scale)
         if path.is_file():
             digest = tensors_digest(read_weights(path)[0])[:10]  # which weights: files get replaced over time
@@ -282,16 +286,63 @@ def seed_spread(summ: dict, name: str, set_name: str = "test") -> Optional[dict]
     """Mean and sample standard deviation over seeds of ``name``'s mean PSNR on ``set_name``: the committed weights
     (``name``, seed 0) and the runs scored as ``"<name> seed <k>"`` (``--run "djf seed 1=DIR"``). ``None`` when
     fewer than two seeds were scored on that set."""
+    means = seed_means(summ, name, set_name)
+    if len(means) < 2:
+        return None
+    vals = np.array(list(means.values()))
+    return {"seeds": list(means), "means": list(vals), "mean": float(vals.mean()), "std": float(vals.std(ddof=1))}
+
+
+def seed_means(summ: dict, name: str, set_name: str = "test") -> dict:
+    """``seed -> mean PSNR`` of ``name`` on ``set_name`` over the seeds scored there (the committed weights are
+    seed 0; runs scored as ``"<name> seed <k>"``), in seed order; empty when none was scored."""
     seeds = {0: summ.get(name, {}).get(set_name)}
     prefix = f"{name} seed "
     for m, sets in summ.items():
         if m.startswith(prefix) and m[len(prefix):].isdigit():
             seeds[int(m[len(prefix):])] = sets.get(set_name)
-    means = {k: v["mean"] for k, v in sorted(seeds.items()) if v}
-    if len(means) < 2:
-        return None
-    vals = np.array(list(means.values()))
-    return {"seeds": list(means), "means": list(vals), "mean": float(vals.mean()), "std": float(vals.std(ddof=1))}
+    return {k: v["mean"] for k, v in sorted(seeds.items()) if v}
+
+
+def order_over_seeds(summ: dict, claimed: Sequence[str], set_name: str = "test") -> list[dict]:
+    """Does a claimed order (best first, e.g. a paper's ``LMCSC > DJF > SRFBN > CSCN``) hold over seeds? One dict
+    per neighbouring pair ``(better, worse)`` of ``claimed``: each side's seeds and mean over seeds, the gap of the
+    means (positive: as claimed) and a verdict -- ``"holds on every seed"`` (the claimed-better model's worst seed
+    above the other's best), ``"holds on the means"`` (seeds overlap), ``"reversed on the means"``, ``"reversed on
+    every seed"``, or ``"not scored"``. A model with one seed counts as that seed alone."""
+    out = []
+    for better, worse in zip(claimed, claimed[1:]):
+        a, b = seed_means(summ, better, set_name), seed_means(summ, worse, set_name)
+        row = {"better": better, "worse": worse, "seeds": (list(a), list(b))}
+        if not a or not b:
+            out.append({**row, "gap": None, "verdict": "not scored"})
+            continue
+        gap = float(np.mean(list(a.values())) - np.mean(list(b.values())))
+        if min(a.values()) > max(b.values()):
+            verdict = "holds on every seed"
+        elif max(a.values()) < min(b.values()):
+            verdict = "reversed on every seed"
+        else:
+            verdict = "holds on the means" if gap > 0 else "reversed on the means"
+        out.append({**row, "means": (float(np.mean(list(a.values()))), float(np.mean(list(b.values())))),
+                    "gap": gap, "verdict": verdict})
+    return out
+
+
+ORDER_HEADER = ["claim", "seeds", "means over seeds (dB)", "gap (dB)", "verdict"]
+
+
+def order_rows(checks: list) -> list:
+    """Table rows (:data:`ORDER_HEADER`) of :func:`order_over_seeds`."""
+    rows = []
+    for c in checks:
+        claim, seeds = f"{c['better']} > {c['worse']}", " / ".join(str(len(s)) for s in c["seeds"])
+        if c["gap"] is None:
+            rows.append([claim, seeds, "-", "-", c["verdict"]])
+        else:
+            rows.append([claim, seeds, f"{c['means'][0]:.2f} vs {c['means'][1]:.2f}", f"{c['gap']:+.2f}",
+                         c["verdict"]])
+    return rows
 
 
 #: the book's bar for a guided model (issue #11): on landscapes it never saw, at least SRCNN's mean PSNR and above

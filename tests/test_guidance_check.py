@@ -288,3 +288,23 @@ def test_sets_to_score_never_scores_a_landscape_twice_or_one_a_model_trained_on(
     assert sets_to_score(("test", "country", "country-heldout"), False) == ("test", "country")
     assert sets_to_score(("test",), True) == ("test",)
     assert sets_to_score(("val", "country-heldout"), False) == ("val", "country-heldout")
+
+
+def test_order_over_seeds_tells_every_seed_from_the_means_and_reversals():
+    from mmsr.guidance_check import order_over_seeds, order_rows
+
+    t = lambda m: {"test": {"mean": m}}
+    summ = {"a": t(39.0), "a seed 1": t(39.2), "b": t(38.9), "b seed 1": t(38.5),   # a's worst above b's best
+            "c": t(38.0), "c seed 1": t(39.0),                                       # b's mean above c's, overlap
+            "d": t(39.5), "e": t(33.0)}                                              # one seed each
+    checks = order_over_seeds(summ, ["a", "b", "c", "d", "e", "f"])
+    assert [c["verdict"] for c in checks] == ["holds on every seed", "holds on the means",
+                                             "reversed on every seed", "holds on every seed", "not scored"]
+    assert checks[0]["gap"] == pytest.approx(39.1 - 38.7) and checks[0]["seeds"] == ([0, 1], [0, 1])
+    assert checks[2]["gap"] < 0 and checks[4]["gap"] is None
+    summ["c seed 2"] = t(37.0)     # c: 38.0 / 39.0 / 37.0, all below d's one seed (39.5)
+    assert order_over_seeds(summ, ["d", "c"])[0]["verdict"] == "holds on every seed"
+    summ["d seed 1"] = t(36.0)     # d's mean 37.75 < c's 38.0, and c's best (39.0) above d's worst
+    assert order_over_seeds(summ, ["d", "c"])[0]["verdict"] == "reversed on the means"
+    rows = order_rows(checks)
+    assert rows[0][:2] == ["a > b", "2 / 2"] and rows[0][3] == "+0.40" and rows[4][2:] == ["-", "-", "not scored"]

@@ -88,6 +88,17 @@ def test_table1_transcription_matches_its_printed_averages():
                 assert abs(np.mean(v[:-1]) - v[-1]) <= tol, (method, s, metric)
 
 
+def test_reported_order_is_read_from_the_tables_under_our_names():
+    from mmsr.reproduce import reported_order
+
+    assert reported_order("000", 2) == ["lmcsc", "srfbn", "djf", "cscn"]   # SRFBN 36.53 above DJF 36.03
+    assert reported_order("000", 4) == ["lmcsc", "djf", "srfbn", "cscn"]
+    assert reported_order("001-ms", 4) == ["recurrent", "lmcsc", "djf", "coista", "srfbn"]
+    assert reported_order("001-nir", 2)[:2] == ["recurrent", "lmcsc"]
+    with pytest.raises(ValueError, match="no x8"):
+        reported_order("000", 8)
+
+
 def test_table1_regenerated_with_computed_columns():
     rows = [{"image": n, "psnr": 30.0 + i, "ssim": 0.9} for i, n in enumerate(TABLE1_000_IMAGES)]
     md = table1_000({"bicubic": {2: rows}})
