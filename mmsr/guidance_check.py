@@ -54,8 +54,12 @@ def committed_methods(scale: int) -> dict:
 
 def run_method(run_dir) -> tuple:
     """A finished training run folder as ``(model, guide_mode, source)`` (a model of :mod:`mmsr.train` or a
-    gate of :mod:`mmsr.learned_gate`)."""
-    run_dir = Path(run_dir)
+    gate of :mod:`mmsr.learned_gate`). A weights file inside a run folder instead (``DIR/best.safetensors``:
+    the weights of the run's best validation, :data:`mmsr.training.BEST_WEIGHTS`) loads those weights with the
+    folder's record."""
+    run_dir, weights = Path(run_dir), None
+    if run_dir.suffix == ".safetensors":
+        run_dir, weights = run_dir.parent, run_dir
     rec = json.loads((run_dir / "record.json").read_text())
     name, scale = rec["meta"]["model"], rec["meta"]["scale"]
     if name == "learned_gate":
@@ -64,8 +68,9 @@ def run_method(run_dir) -> tuple:
         return load_run(run_dir)
     _, build, _, _ = TRAINABLE[name]
     settings = rec["meta"]["settings"]
-    return load_weights(build(scale, settings), run_dir / "weights.safetensors"), guide_mode_of(name, settings), \
-        str(run_dir)
+    weights = weights or run_dir / "weights.safetensors"
+    return load_weights(build(scale, settings), weights), guide_mode_of(name, settings), \
+        str(run_dir if weights.name == "weights.safetensors" else weights)
 
 
 #: the gate settings tried on the validation images (:func:`select_gate`): box window (LR pixels), power, and

@@ -21,7 +21,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -123,6 +123,18 @@ def check_signature(saved: dict, model: nn.Module, path) -> None:
         if saved.get("extra") != now["extra"] and not diffs:
             diffs.append(f"configuration {saved.get('extra')!r} vs {now['extra']!r}")
         raise CheckpointMismatchError(f"checkpoint {path} was written for a different model ({'; '.join(diffs)})")
+
+
+#: the weights of a run's best validation PSNR so far, beside its final ``weights.safetensors``
+BEST_WEIGHTS = "best.safetensors"
+
+
+def best_validation(history: Sequence[dict]) -> Optional[dict]:
+    """The validation entry with the highest ``val_psnr`` (the earliest of equals), ``None`` without one. Its
+    weights are the run's ``best.safetensors``: model selection on the validation images, never the test
+    images."""
+    scored = [h for h in history if "val_psnr" in h]
+    return max(scored, key=lambda h: h["val_psnr"]) if scored else None
 
 
 def load_weights_across_scales(model: nn.Module, path, build_at: Callable[[int], nn.Module]) -> list:
@@ -248,7 +260,7 @@ class Trainer:
         n = sum(p.numel() * p.element_size() for p in self.model.parameters())
         if self.discriminator is not None:
             n += sum(p.numel() * p.element_size() for p in self.discriminator.parameters())
-        return (storage.KEEP_CHECKPOINTS + 1) * 3 * n + (2 << 20)
+        return (storage.KEEP_CHECKPOINTS + 1) * 3 * n + n + (2 << 20)   # + n: the best-validation weights
 
     # -- checkpoints -------------------------------------------------------------------------------
     @property
@@ -318,6 +330,9 @@ class Trainer:
         self.model.train()
         entry = {"step": self.step, **{k: float(v) for k, v in metrics.items()}}
         self.history.append(entry)
+        if self.out_dir is not None and "val_psnr" in entry and entry is best_validation(self.history):
+            # model selection on the validation images, for whoever wants it: the final weights stay the run's
+            storage.save_weights(self.out_dir / BEST_WEIGHTS, self.model.state_dict(), self.signature)
         return entry
 
     def fit(self, resume: bool = True, stop_after: Optional[int] = None,
@@ -442,6 +457,7 @@ class Trainer:
             "meta": self.meta,
             "config": dataclasses.asdict(self.config),
             "final_validation": final,
+            "best_validation": best_validation(self.history),
             "history": self.history,
             "last_train_loss": None if math.isnan(last_loss) else last_loss,
             "parameters": n_params,

@@ -48,6 +48,29 @@ def test_training_reduces_loss_and_writes_record(tmp_path):
         "checkpoint-00000015.json", "checkpoint-00000015.pt", "checkpoint-00000020.json", "checkpoint-00000020.pt"]
 
 
+def test_best_validation_weights_are_kept_beside_the_final_ones(tmp_path):
+    from mmsr.storage import read_weights
+    from mmsr.training import BEST_WEIGHTS, best_validation
+
+    scores = iter([30.0, 32.0, 31.0, 32.0])   # the best at step 10; step 20 only ties it, step 15 is worse
+    seen = {}
+
+    def val(m):
+        seen[len(seen)] = {k: v.detach().clone() for k, v in m.state_dict().items()}
+        return {"val_psnr": next(scores)}
+
+    res = Trainer(tiny_model(), _cfg(val_every=5), synthetic_batches, val, tmp_path, "cpu").fit()
+    assert res.record["best_validation"] == {"step": 10, "val_psnr": 32.0}
+    assert res.record["final_validation"]["step"] == 20
+    best, _ = read_weights(tmp_path / BEST_WEIGHTS)
+    final, _ = read_weights(tmp_path / "weights.safetensors")
+    assert all(torch.equal(best[k], seen[1][k]) for k in best)        # the weights validated at step 10
+    assert not all(torch.equal(best[k], final[k]) for k in best)
+    assert best_validation([{"step": 1, "mse": 0.1}]) is None
+    no_val = Trainer(tiny_model(), _cfg(steps=5), synthetic_batches, out_dir=tmp_path / "n", device="cpu").fit()
+    assert no_val.record["best_validation"] is None and not (tmp_path / "n" / BEST_WEIGHTS).exists()
+
+
 def test_killed_and_resumed_run_gives_identical_weights(tmp_path):
     straight = Trainer(tiny_model(), _cfg(), synthetic_batches, out_dir=tmp_path / "a", device="cpu").fit()
     t1 = Trainer(tiny_model(), _cfg(), synthetic_batches, out_dir=tmp_path / "b", device="cpu")
@@ -157,6 +180,15 @@ def test_cli_trains_in_smoke_mode_and_resumes(model, tmp_path):
     # re-running with more steps continues from the checkpoint
     assert main([model, "--scale", "2", "--mode", "smoke", "--out", str(out), "--no-progress", "--steps", "6"]) == 0
     assert json.loads((out / "record.json").read_text())["steps"] == 6
+    if model == "srcnn":   # the best validation's weights load with the run's record, as a scored method
+        from mmsr.guidance_check import run_method
+        from mmsr.training import BEST_WEIGHTS
+
+        best_step = json.loads((out / "record.json").read_text())["best_validation"]["step"]
+        net, _, source = run_method(out / BEST_WEIGHTS)
+        assert best_step in (4, 6) and source.endswith(BEST_WEIGHTS) and run_method(out)[2] == str(out)
+        assert any(not torch.equal(a, b) for a, b in zip(net.state_dict().values(),
+                                                          run_method(out)[0].state_dict().values())) == (best_step == 4)
 
 
 def test_the_same_seed_gives_the_same_run_and_another_seed_another(tmp_path):
