@@ -312,9 +312,9 @@ def seed_means(summ: dict, name: str, set_name: str = "test") -> dict:
 def order_over_seeds(summ: dict, claimed: Sequence[str], set_name: str = "test") -> list[dict]:
     """Does a claimed order (best first, e.g. :func:`mmsr.reproduce.reported_order` of a paper's table) hold over
     seeds? One dict per neighbouring pair ``(better, worse)`` of ``claimed``: each side's seeds and mean over seeds,
-    the gap of the means (positive: as claimed) and a verdict -- ``"holds on every seed"`` (the claimed-better model's worst seed
-    above the other's best), ``"holds on the means"`` (seeds overlap), ``"reversed on the means"``, ``"reversed on
-    every seed"``, or ``"not scored"``. A model with one seed counts as that seed alone."""
+    the gap of the means (positive: as claimed) and a verdict -- ``"holds on every seed"`` (the claimed-better
+    model's worst seed above the other's best), ``"holds on the means"`` (seeds overlap), ``"reversed on the
+    means"``, ``"reversed on every seed"``, or ``"not scored"``. A model with one seed counts as that seed alone."""
     out = []
     for better, worse in zip(claimed, claimed[1:]):
         a, b = seed_means(summ, better, set_name), seed_means(summ, worse, set_name)
