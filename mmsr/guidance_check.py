@@ -334,7 +334,7 @@ def order_over_seeds(summ: dict, claimed: Sequence[str], set_name: str = "test")
     return out
 
 
-ORDER_HEADER = ["claim", "seeds", "means over seeds (dB)", "gap (dB)", "verdict"]
+ORDER_HEADER = ["claim", "seeds", "means over seeds (dB, computed)", "gap (dB, computed)", "verdict"]
 
 
 def order_rows(checks: list) -> list:
