@@ -322,15 +322,15 @@ def order_over_seeds(summ: dict, claimed: Sequence[str], set_name: str = "test")
         if not a or not b:
             out.append({**row, "gap": None, "verdict": "not scored"})
             continue
-        gap = float(np.mean(list(a.values())) - np.mean(list(b.values())))
+        means = (float(np.mean(list(a.values()))), float(np.mean(list(b.values()))))
+        gap = means[0] - means[1]
         if min(a.values()) > max(b.values()):
             verdict = "holds on every seed"
         elif max(a.values()) < min(b.values()):
             verdict = "reversed on every seed"
         else:
             verdict = "holds on the means" if gap > 0 else "reversed on the means"
-        out.append({**row, "means": (float(np.mean(list(a.values()))), float(np.mean(list(b.values())))),
-                    "gap": gap, "verdict": verdict})
+        out.append({**row, "means": means, "gap": gap, "verdict": verdict})
     return out
 
 
