@@ -109,7 +109,10 @@ def test_committed_weights_are_safetensors_bit_identical_to_their_originals():
         side = f.with_suffix(".json")
         rec = json.loads((side if side.exists() else f.parent / "record.json").read_text())
         digest = tensors_digest(state)
-        assert digest == rec["weights_file"]["tensors_sha256"], f.name
+        # a run folder may also keep its best-validation weights (best.safetensors), listed as best_weights_file
+        entry = {e["file"]: e for e in (rec["weights_file"], rec.get("best_weights_file")) if e}.get(
+            f.name, rec["weights_file"])
+        assert digest == entry["tensors_sha256"], f.name
         if "converted_from" in rec["weights_file"]:  # the pickled original, hashed when it was converted
             assert digest == rec["weights_file"]["converted_from"]["tensors_sha256"], f.name
         assert signature["tensors"] == {k: list(v.shape) for k, v in state.items()}
