@@ -318,3 +318,35 @@ def guidance_trade(summ: dict, methods: Sequence[str], x_set: str = "test", y_se
     ax.set_xlabel(f"mean PSNR on {x_set} (dB)")
     ax.set_ylabel(f"mean PSNR on {y_set} (dB)")
     return ax
+
+
+def psnr_against_budget(rows: Sequence[dict], set_name: str = "test", cost: str = "minutes_at_fastest", ax=None,
+                        hide: Sequence[str] = ()):
+    """Mean PSNR on ``set_name`` against training cost, one point per run and one colour per group, from
+    :func:`mmsr.budget.budget_rows` (``cost``: ``"minutes_at_fastest"``, ``"minutes"`` or ``"steps"``). A group's
+    seeds share a colour (the same in every panel drawn from the same ``rows``, groups in ``hide`` included);
+    its mean over seeds is the larger open marker. Groups in ``hide`` are not drawn. Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 4.2))
+    colors = {g: f"C{i % 10}" for i, g in enumerate(dict.fromkeys(r["group"] for r in rows))}
+    groups = {}
+    for r in rows:
+        if r["psnr"].get(set_name) is not None and r["group"] not in hide:
+            groups.setdefault(r["group"], []).append((r[cost], r["psnr"][set_name], r.get("parameters")))
+    for group, pts in groups.items():
+        color = colors[group]
+        xs, ys, params = zip(*pts)
+        ax.scatter(xs, ys, s=22, color=color,
+                   label=f"{group} ({len(pts)} seed{'s' * (len(pts) > 1)}"
+                         + (f", {params[0]:,} parameters)" if params[0] else ")"))
+        if len(pts) > 1:
+            ax.scatter([np.mean(xs)], [np.mean(ys)], s=110, facecolors="none", edgecolors=color, linewidths=1.5)
+    words = {"minutes_at_fastest": "training minutes (each model's fastest recorded speed, one CPU thread)",
+             "minutes": "training minutes (recorded wall time, one CPU thread, shared machine)",
+             "steps": "training steps"}
+    ax.set_xlabel(words.get(cost, cost))
+    ax.set_ylabel(f"mean PSNR on {set_name} (dB)")
+    ax.legend(fontsize=8)
+    return ax

@@ -1,0 +1,132 @@
+"""What a weight file cost to train, read from its training records -- for comparisons at equal budget.
+
+A run that started from other weights (``meta["init_from"]``, e.g. a continuation with ``--init-from``) did not
+pay for them: :func:`training_chain` follows ``init_from`` back to the run that started from scratch and checks
+each step's weights digest, so the cost of the final weights counts every run behind them.
+
+Wall time is a poor budget on a shared machine: the book's CPU runs shared two cores with one to three other jobs,
+and the same model's seconds per step differ by up to 2x between runs. :func:`run_cost` therefore also gives
+each run's steps at the *fastest* seconds per step any run of the same model configuration recorded
+(:func:`fastest_seconds_per_step`) -- the least-loaded speed we measured, the same clock for every model.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+#: the repository root: ``init_from`` paths in the records are relative to it (training runs from there)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _parent_record_path(weights: Path) -> Path:
+    """The record of a weights file: ``X.json`` beside ``X.safetensors`` (committed weights), else the run
+    folder's ``record.json`` (``weights.safetensors`` / ``best.safetensors`` in a run or experiment folder)."""
+    beside = weights.with_suffix(".json")
+    if beside.is_file():
+        return beside
+    return weights.parent / "record.json"
+
+
+def training_chain(record_path, root: Optional[Path] = None) -> list[dict]:
+    """The training records behind a weight file, first run first, ending with the record at ``record_path``.
+
+    Each record whose ``meta["init_from"]`` names a weights file is preceded by that file's record; when
+    ``init_from`` carries a ``tensors_sha256``, the parent's ``weights_file`` (or ``best_weights_file``) must
+    have the same digest, else the chain is refused (the parent was retrained since)."""
+    root = REPO_ROOT if root is None else Path(root)
+    chain, path, seen = [], Path(record_path), set()
+    while True:
+        if not path.is_file():
+            raise FileNotFoundError(f"no training record at {path}")
+        if path.resolve() in seen:
+            raise ValueError(f"{path}: its init_from chain loops back on itself")
+        seen.add(path.resolve())
+        rec = json.loads(path.read_text())
+        chain.append(rec)
+        start = rec.get("meta", {}).get("init_from")
+        if not start:
+            return chain[::-1]
+        file = start["file"] if isinstance(start, dict) else start
+        weights = Path(file) if Path(file).is_absolute() else root / file
+        parent = _parent_record_path(weights)
+        if not parent.is_file():
+            raise FileNotFoundError(f"{path} started from {file}, whose training record ({parent}) is missing")
+        want = start.get("tensors_sha256") if isinstance(start, dict) else None
+        if want:
+            prec = json.loads(parent.read_text())
+            have = {(prec.get(k) or {}).get("tensors_sha256") for k in ("weights_file", "best_weights_file")}
+            if want not in have:
+                raise ValueError(f"{path} started from weights with digest {want[:12]}..., but {parent} records "
+                                 f"other weights: retrained since?")
+        path = parent
+
+
+def speed_key(record: dict) -> tuple:
+    """What fixes a run's seconds per step: the model, its scale and size, and the batch it trains on."""
+    meta, settings = record["meta"], record["meta"].get("settings", {})
+    return (meta.get("model"), meta.get("scale"), record.get("parameters"),
+            settings.get("batch_size", record.get("config", {}).get("batch_size")), settings.get("patch_size"))
+
+
+def seconds_per_step(record: dict) -> float:
+    if not record.get("steps") or not record.get("train_seconds"):
+        raise ValueError(f"training record of {record.get('meta', {}).get('name', '?')} has no steps or "
+                         f"train_seconds")
+    return record["train_seconds"] / record["steps"]
+
+
+def fastest_seconds_per_step(records: Iterable[dict]) -> dict:
+    """``speed_key -> the fewest seconds per step`` any of ``records`` recorded for that configuration."""
+    out = {}
+    for r in records:
+        k, v = speed_key(r), seconds_per_step(r)
+        out[k] = min(v, out.get(k, v))
+    return out
+
+
+def run_cost(chain: Sequence[dict], fastest: Optional[dict] = None) -> dict:
+    """Steps and minutes of a chain of training records (:func:`training_chain`): ``steps``, ``minutes``
+    (recorded wall time, summed) and ``minutes_at_fastest`` (each run's steps at ``fastest[speed_key]``,
+    which defaults to the chain's own fastest runs)."""
+    if not chain:
+        raise ValueError("an empty training chain has no cost")
+    fastest = fastest_seconds_per_step(chain) if fastest is None else fastest
+    missing = {speed_key(r) for r in chain} - set(fastest)
+    if missing:
+        raise KeyError(f"no recorded speed for {sorted(map(str, missing))}")
+    return {"steps": sum(r["steps"] for r in chain), "runs": len(chain),
+            "minutes": sum(r["train_seconds"] for r in chain) / 60.0,
+            "minutes_at_fastest": sum(r["steps"] * fastest[speed_key(r)] for r in chain) / 60.0}
+
+
+def seed_runs(name: str, folder: str, committed: Optional[Path] = None, seeds: Iterable[int] = range(3),
+              experiments: Optional[Path] = None) -> list[tuple]:
+    """``(name in the guidance records, training record)`` for each seed of a model whose record exists: seed 0
+    is scored as ``name`` (its record ``committed``, else ``<experiments>/<folder>_seed0/record.json``), seed
+    ``k`` as ``"<name> seed <k>"`` (``<folder>_seed<k>``) -- the convention of the book's seed runs."""
+    experiments = REPO_ROOT / "mmsr" / "weights" / "experiments" if experiments is None else Path(experiments)
+    out = []
+    for k in seeds:
+        rec = committed if (k == 0 and committed is not None) else experiments / f"{folder}_seed{k}" / "record.json"
+        if rec.is_file():
+            out.append((name if k == 0 else f"{name} seed {k}", rec))
+    return out
+
+
+def budget_rows(runs: dict, summ: dict, sets: Sequence[str] = ("test", "country-heldout"),
+                root: Optional[Path] = None) -> list[dict]:
+    """One row per scored run: ``runs`` maps a group label (e.g. ``"DJF, 4,800 steps"``) to its seeds as
+    ``(name in the guidance records, training record path)``; ``summ`` is :func:`mmsr.guidance_check.summary`.
+    Each row: group, name, the cost (:func:`run_cost`, speeds pooled over every run given) and the mean PSNR on
+    each of ``sets`` (``None`` where not scored). Runs without a guidance score on the first set are left out."""
+    chains = {(g, n): training_chain(p, root) for g, seeds in runs.items() for n, p in seeds}
+    fastest = fastest_seconds_per_step(r for c in chains.values() for r in c)
+    rows = []
+    for (group, name), chain in chains.items():
+        scores = {s: summ.get(name, {}).get(s, {}).get("mean") for s in sets}
+        if scores[sets[0]] is None:
+            continue
+        rows.append({"group": group, "name": name, "parameters": chain[-1].get("parameters"),
+                     **run_cost(chain, fastest), "psnr": scores})
+    return rows

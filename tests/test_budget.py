@@ -1,0 +1,127 @@
+"""Training cost read from records: the init_from chain, its digest check, costs at the fastest recorded speed."""
+import json
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from mmsr import budget, plot
+from mmsr.recipes import WEIGHTS_DIR
+
+
+def _record(model="lmcsc", steps=100, seconds=200.0, digest="a" * 64, init_from=None, parameters=10):
+    meta = {"model": model, "scale": 2, "name": f"{model}_x2", "settings": {"batch_size": 16, "patch_size": 48}}
+    if init_from:
+        meta["init_from"] = init_from
+    return {"meta": meta, "steps": steps, "train_seconds": seconds, "parameters": parameters,
+            "config": {"batch_size": 16}, "weights_file": {"file": "weights.safetensors", "tensors_sha256": digest}}
+
+
+def _write(path, rec):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rec))
+    return path
+
+
+def test_chain_follows_init_from_to_committed_and_run_folder_records(tmp_path):
+    # committed weights (X.json beside X.safetensors) -> a continuation in a run folder -> a second continuation
+    _write(tmp_path / "w" / "lmcsc_x2.json", _record(steps=3300, seconds=3300 * 3.0, digest="p" * 64))
+    mid = _write(tmp_path / "e" / "cont" / "record.json",
+                 _record(steps=700, seconds=700 * 2.0, digest="m" * 64,
+                         init_from={"file": "w/lmcsc_x2.safetensors", "tensors_sha256": "p" * 64}))
+    last = _write(tmp_path / "e" / "cont2" / "record.json",
+                  _record(steps=100, seconds=500.0, init_from={"file": "e/cont/weights.safetensors"}))
+    chain = budget.training_chain(last, root=tmp_path)
+    assert [r["steps"] for r in chain] == [3300, 700, 100]
+    cost = budget.run_cost(chain)
+    assert cost["steps"] == 4100 and cost["runs"] == 3
+    assert cost["minutes"] == pytest.approx((9900 + 1400 + 500) / 60)
+    # all three are one configuration: every step at the fastest recorded 2.0 s
+    assert cost["minutes_at_fastest"] == pytest.approx(4100 * 2.0 / 60)
+    assert len(budget.training_chain(mid, root=tmp_path)) == 2
+
+
+def test_chain_refuses_a_parent_retrained_since_and_a_missing_parent(tmp_path):
+    _write(tmp_path / "w" / "lmcsc_x2.json", _record(digest="new" + "0" * 61))
+    child = _write(tmp_path / "c" / "record.json",
+                   _record(init_from={"file": "w/lmcsc_x2.safetensors", "tensors_sha256": "old" + "0" * 61}))
+    with pytest.raises(ValueError, match="retrained since"):
+        budget.training_chain(child, root=tmp_path)
+    orphan = _write(tmp_path / "o" / "record.json", _record(init_from={"file": "gone/weights.safetensors"}))
+    with pytest.raises(FileNotFoundError, match="training record"):
+        budget.training_chain(orphan, root=tmp_path)
+    with pytest.raises(FileNotFoundError, match="no training record"):
+        budget.training_chain(tmp_path / "nothing.json", root=tmp_path)
+
+
+def test_best_validation_weights_are_a_valid_parent(tmp_path):
+    rec = _record(digest="f" * 64)
+    rec["best_weights_file"] = {"file": "best.safetensors", "step": 50, "tensors_sha256": "b" * 64}
+    _write(tmp_path / "p" / "record.json", rec)
+    child = _write(tmp_path / "c" / "record.json",
+                   _record(init_from={"file": "p/best.safetensors", "tensors_sha256": "b" * 64}))
+    assert len(budget.training_chain(child, root=tmp_path)) == 2
+
+
+def test_fastest_speed_is_per_configuration_and_prices_every_run_alike():
+    slow, fast = _record(steps=100, seconds=300.0), _record(steps=100, seconds=150.0)
+    other = _record(model="djf", steps=100, seconds=100.0, parameters=99)
+    speeds = budget.fastest_seconds_per_step([slow, fast, other])
+    assert speeds[budget.speed_key(slow)] == pytest.approx(1.5)
+    assert speeds[budget.speed_key(other)] == pytest.approx(1.0)
+    # the slow run costs what the fast one does at the pooled speed; recorded minutes still differ
+    assert budget.run_cost([slow], speeds)["minutes_at_fastest"] == pytest.approx(2.5)
+    assert budget.run_cost([slow], speeds)["minutes"] == pytest.approx(5.0)
+    with pytest.raises(KeyError, match="no recorded speed"):
+        budget.run_cost([other], {budget.speed_key(slow): 1.0})
+    with pytest.raises(ValueError, match="no steps"):
+        budget.seconds_per_step({**slow, "train_seconds": 0})
+
+
+def test_budget_rows_and_the_plot_put_each_scored_run_at_its_cost(tmp_path):
+    a0 = _write(tmp_path / "a0" / "record.json", _record(steps=100, seconds=120.0))
+    a1 = _write(tmp_path / "a1" / "record.json", _record(steps=100, seconds=240.0))
+    b0 = _write(tmp_path / "b0" / "record.json", _record(model="djf", steps=200, seconds=60.0, parameters=50))
+    summ = {"a": {"test": {"mean": 30.0}, "country-heldout": {"mean": 28.0}}, "a seed 1": {"test": {"mean": 31.0}},
+            "b": {"test": {"mean": 29.0}}}
+    runs = {"A": [("a", a0), ("a seed 1", a1)], "B": [("b", b0), ("b seed 1", b0)]}   # b seed 1: not scored
+    rows = budget.budget_rows(runs, summ, root=tmp_path)
+    assert [(r["group"], r["name"]) for r in rows] == [("A", "a"), ("A", "a seed 1"), ("B", "b")]
+    assert rows[1]["minutes_at_fastest"] == pytest.approx(2.0) and rows[1]["minutes"] == pytest.approx(4.0)
+    assert rows[0]["psnr"] == {"test": 30.0, "country-heldout": 28.0} and rows[1]["psnr"]["country-heldout"] is None
+    ax = plot.psnr_against_budget(rows, "test")
+    # A: two seeds and their mean marker; B: one seed, no mean marker
+    offsets = [c.get_offsets().tolist() for c in ax.collections]
+    assert offsets == [[[2.0, 30.0], [2.0, 31.0]], [[2.0, 30.5]], [[1.0, 29.0]]]
+    assert "2 seeds, 10 parameters" in ax.get_legend().get_texts()[0].get_text()
+    ax = plot.psnr_against_budget(rows, "country-heldout", cost="steps")
+    assert [c.get_offsets().tolist() for c in ax.collections] == [[[100.0, 28.0]]]
+    # a hidden group keeps its colour: B stays C1 when A is not drawn
+    ax = plot.psnr_against_budget(rows, "test", hide=("A",))
+    assert [c.get_offsets().tolist() for c in ax.collections] == [[[1.0, 29.0]]]
+    assert matplotlib.colors.same_color(ax.collections[0].get_facecolor()[0], "C1")
+    matplotlib.pyplot.close("all")
+
+
+def test_every_committed_continuation_chains_back_to_a_run_from_scratch():
+    # the records in the repository: every init_from resolves, digests agree, and the chain starts from scratch
+    records = sorted(WEIGHTS_DIR.glob("experiments/*/record.json"))
+    continued = [p for p in records if json.loads(p.read_text())["meta"].get("init_from")]
+    assert continued, "no committed continuation to check"
+    for p in continued:
+        chain = budget.training_chain(p)
+        assert len(chain) >= 2 and not chain[0]["meta"].get("init_from"), p
+
+
+def test_seed_runs_follow_the_naming_of_the_seed_runs(tmp_path):
+    committed = _write(tmp_path / "m_x2.json", _record())
+    _write(tmp_path / "exp" / "m_x2_seed2" / "record.json", _record())
+    _write(tmp_path / "exp" / "v_x2_seed0" / "record.json", _record())
+    assert budget.seed_runs("m", "m_x2", committed, experiments=tmp_path / "exp") == [
+        ("m", committed), ("m seed 2", tmp_path / "exp" / "m_x2_seed2" / "record.json")]   # seed 1: no record
+    assert budget.seed_runs("m v", "v_x2", experiments=tmp_path / "exp") == [
+        ("m v", tmp_path / "exp" / "v_x2_seed0" / "record.json")]
+    # the repository's own: LMCSC x2 has its committed weights and two seed runs
+    assert [n for n, _ in budget.seed_runs("lmcsc", "lmcsc_x2", WEIGHTS_DIR / "lmcsc_x2.json")] == [
+        "lmcsc", "lmcsc seed 1", "lmcsc seed 2"]
