@@ -321,16 +321,17 @@ def guidance_trade(summ: dict, methods: Sequence[str], x_set: str = "test", y_se
 
 
 def psnr_against_budget(rows: Sequence[dict], set_name: str = "test", cost: str = "minutes_at_fastest", ax=None,
-                        hide: Sequence[str] = ()):
+                        hide: Sequence[str] = (), colors: Optional[dict] = None):
     """Mean PSNR on ``set_name`` against training cost, one point per run and one colour per group, from
     :func:`mmsr.budget.budget_rows` (``cost``: ``"minutes_at_fastest"``, ``"minutes"`` or ``"steps"``). A group's
     seeds share a colour (the same in every panel drawn from the same ``rows``, groups in ``hide`` included);
-    its mean over seeds is the larger open marker. Groups in ``hide`` are not drawn. Returns the axes."""
+    its mean over seeds is the larger open marker. Groups in ``hide`` are not drawn; ``colors`` (group -> colour)
+    fixes colours across figures. Returns the axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.2))
-    colors = {g: f"C{i % 10}" for i, g in enumerate(dict.fromkeys(r["group"] for r in rows))}
+    colors = {**{g: f"C{i % 10}" for i, g in enumerate(dict.fromkeys(r["group"] for r in rows))}, **(colors or {})}
     groups = {}
     for r in rows:
         if r["psnr"].get(set_name) is not None and r["group"] not in hide:

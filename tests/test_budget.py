@@ -101,6 +101,8 @@ def test_budget_rows_and_the_plot_put_each_scored_run_at_its_cost(tmp_path):
     ax = plot.psnr_against_budget(rows, "test", hide=("A",))
     assert [c.get_offsets().tolist() for c in ax.collections] == [[[1.0, 29.0]]]
     assert matplotlib.colors.same_color(ax.collections[0].get_facecolor()[0], "C1")
+    ax = plot.psnr_against_budget(rows, "test", colors={"B": "k"})
+    assert matplotlib.colors.same_color(ax.collections[-1].get_facecolor()[0], "k")
     matplotlib.pyplot.close("all")
 
 
