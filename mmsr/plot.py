@@ -351,3 +351,27 @@ def psnr_against_budget(rows: Sequence[dict], set_name: str = "test", cost: str 
     ax.set_ylabel(f"mean PSNR on {set_name} (dB)")
     ax.legend(fontsize=8)
     return ax
+
+
+def equal_cost_panels(rows: Sequence[dict], scale: int, colors: Optional[dict] = None,
+                      hide_on_test: Sequence[str] = ("SRCNN",)):
+    """The equal-cost figure of chapters 5 and 7: :func:`psnr_against_budget` on the test images (``hide_on_test``
+    left out: SRCNN is ~5 dB below the guided models there) and on the held-out landscapes, one legend below.
+    Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.4))
+    hidden = [g for g in hide_on_test if any(r["group"] == g for r in rows)]
+    panels = (("test", "8 test images" + (f" ({', '.join(hidden)}, far below, not drawn)" if hidden else ""),
+               hidden), ("country-heldout", "26 held-out landscapes", ()))
+    for ax, (st, words, hide) in zip(axes, panels):
+        psnr_against_budget(rows, st, ax=ax, hide=hide, colors=colors).get_legend().remove()
+        ax.set_title(f"x{scale}, {words}", fontsize=TITLE_PT - 1)
+        ax.set_ylabel("mean PSNR, computed (dB)")
+    legend = {}   # a group drawn in either panel, once
+    for ax in axes[::-1]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, h)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=3, fontsize=9)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    return fig

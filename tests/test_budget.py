@@ -90,6 +90,10 @@ def test_budget_rows_and_the_plot_put_each_scored_run_at_its_cost(tmp_path):
     assert [(r["group"], r["name"]) for r in rows] == [("A", "a"), ("A", "a seed 1"), ("B", "b")]
     assert rows[1]["minutes_at_fastest"] == pytest.approx(2.0) and rows[1]["minutes"] == pytest.approx(4.0)
     assert rows[0]["psnr"] == {"test": 30.0, "country-heldout": 28.0} and rows[1]["psnr"]["country-heldout"] is None
+    table = budget.cost_table(rows, 2)
+    assert "| A | a seed 1 | 100 | 4 | 2 | 31.00 | - |" in table
+    from mmsr.tables import unlabelled_columns
+    assert unlabelled_columns(table) == []
     ax = plot.psnr_against_budget(rows, "test")
     # A: two seeds and their mean marker; B: one seed, no mean marker
     offsets = [c.get_offsets().tolist() for c in ax.collections]
@@ -127,3 +131,23 @@ def test_seed_runs_follow_the_naming_of_the_seed_runs(tmp_path):
     # the repository's own: LMCSC x2 has its committed weights and two seed runs
     assert [n for n, _ in budget.seed_runs("lmcsc", "lmcsc_x2", WEIGHTS_DIR / "lmcsc_x2.json")] == [
         "lmcsc", "lmcsc seed 1", "lmcsc seed 2"]
+
+
+def test_nir_seed_runs_name_existing_records_and_the_panels_draw_them(tmp_path):
+    runs = budget.nir_seed_runs(4)
+    assert set(runs) == set(budget.NIR_SEED_RUNS[4]) and set(budget.NIR_SEED_RUNS[4]) <= set(budget.NIR_COLORS)
+    assert [n for n, _ in runs["recurrent"]] == ["recurrent", "recurrent seed 1", "recurrent seed 2"]
+    assert all(p.is_file() for seeds in runs.values() for _, p in seeds)
+    with pytest.raises(ValueError, match="no NIR seed runs at x3"):
+        budget.nir_seed_runs(3)
+    rows = [{"group": "SRCNN", "name": "srcnn", "minutes_at_fastest": 10.0, "parameters": 5,
+             "psnr": {"test": 28.0, "country-heldout": 29.0}},
+            {"group": "LMCSC", "name": "lmcsc", "minutes_at_fastest": 60.0, "parameters": 7,
+             "psnr": {"test": 34.0, "country-heldout": 28.5}}]
+    fig = plot.equal_cost_panels(rows, 4, budget.NIR_COLORS)
+    test_ax, land_ax = fig.axes
+    assert [c.get_offsets().tolist() for c in test_ax.collections] == [[[60.0, 34.0]]]   # SRCNN hidden on test
+    assert len(land_ax.collections) == 2 and "SRCNN" in test_ax.get_title()
+    assert [t.get_text()[:5] for t in fig.legends[0].get_texts()] == ["SRCNN", "LMCSC"]
+    assert matplotlib.colors.same_color(land_ax.collections[1].get_facecolor()[0], budget.NIR_COLORS["LMCSC"])
+    matplotlib.pyplot.close("all")
