@@ -15,8 +15,10 @@ import json
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+from .recipes import WEIGHTS_DIR
+
 #: the repository root: ``init_from`` paths in the records are relative to it (training runs from there)
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = WEIGHTS_DIR.parents[1]
 
 
 def _parent_record_path(weights: Path) -> Path:
@@ -105,7 +107,7 @@ def seed_runs(name: str, folder: str, committed: Optional[Path] = None, seeds: I
     """``(name in the guidance records, training record)`` for each seed of a model whose record exists: seed 0
     is scored as ``name`` (its record ``committed``, else ``<experiments>/<folder>_seed0/record.json``), seed
     ``k`` as ``"<name> seed <k>"`` (``<folder>_seed<k>``) -- the convention of the book's seed runs."""
-    experiments = REPO_ROOT / "mmsr" / "weights" / "experiments" if experiments is None else Path(experiments)
+    experiments = WEIGHTS_DIR / "experiments" if experiments is None else Path(experiments)
     out = []
     for k in seeds:
         rec = committed if (k == 0 and committed is not None) else experiments / f"{folder}_seed{k}" / "record.json"
@@ -139,7 +141,7 @@ def nir_seed_runs(scale: int, weights_dir: Optional[Path] = None) -> dict:
     """:data:`NIR_SEED_RUNS` at ``scale`` as :func:`budget_rows` wants them (label -> seeds with a record)."""
     if scale not in NIR_SEED_RUNS:
         raise ValueError(f"no NIR seed runs at x{scale}; scales: {sorted(NIR_SEED_RUNS)}")
-    w = REPO_ROOT / "mmsr" / "weights" if weights_dir is None else Path(weights_dir)
+    w = WEIGHTS_DIR if weights_dir is None else Path(weights_dir)
     return {label: seed_runs(name, folder, committed and w / f"{committed}.json", experiments=w / "experiments")
             for label, (name, folder, committed) in NIR_SEED_RUNS[scale].items()}
 

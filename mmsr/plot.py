@@ -344,7 +344,7 @@ def psnr_against_budget(rows: Sequence[dict], set_name: str = "test", cost: str 
                          + (f", {params[0]:,} parameters)" if params[0] else ")"))
         if len(pts) > 1:
             ax.scatter([np.mean(xs)], [np.mean(ys)], s=110, facecolors="none", edgecolors=color, linewidths=1.5)
-    words = {"minutes_at_fastest": "training minutes (each model's fastest recorded speed, one CPU thread)",
+    words = {"minutes_at_fastest": "training minutes (fastest recorded speed, 1 thread)",
              "minutes": "training minutes (recorded wall time, one CPU thread, shared machine)",
              "steps": "training steps"}
     ax.set_xlabel(words.get(cost, cost))
@@ -368,7 +368,7 @@ def equal_cost_panels(rows: Sequence[dict], scale: int, colors: Optional[dict] =
         psnr_against_budget(rows, st, ax=ax, hide=hide, colors=colors).get_legend().remove()
         ax.set_title(f"x{scale}, {words}", fontsize=TITLE_PT - 1)
         ax.set_ylabel("mean PSNR, computed (dB)", fontsize=10)
-        ax.set_xlabel("training minutes (fastest recorded speed, 1 thread)", fontsize=10)
+        ax.xaxis.label.set_fontsize(10)
     legend = {}   # a group drawn in either panel, once
     for ax in axes[::-1]:
         for h, label in zip(*ax.get_legend_handles_labels()):
