@@ -174,3 +174,46 @@ def cost_table(rows: Sequence[dict], scale: int) -> str:
                 ["model", "run", "steps", "minutes (wall)", "minutes (fastest speed)", "test (dB)", "landscapes (dB)"],
                 [[r["group"], r["name"], f"{r['steps']:,}", f"{r['minutes']:.0f}", f"{r['minutes_at_fastest']:.0f}",
                   fmt(r["psnr"].get("test")), fmt(r["psnr"].get("country-heldout"))] for r in rows]))
+
+
+def fitted_schedule(seconds: float, seconds_per_step: float, recipe_steps: int, milestones: Sequence[int] = (),
+                    validations: int = 4) -> dict:
+    """A run that fits in ``seconds`` at ``seconds_per_step`` (measured on the same device, e.g. by a short
+    calibration run): its steps, the recipe's learning-rate ``milestones`` (written for ``recipe_steps``) moved
+    to the same fractions of the shorter or longer run, and ``validations`` evenly spaced checks. For a lease
+    too short to resume across calls, where a run cut by the clock would leave no weights."""
+    if not seconds > 0 or not seconds_per_step > 0:
+        raise ValueError(f"seconds and seconds_per_step must be positive, got {seconds} and {seconds_per_step}")
+    if recipe_steps < 1 or validations < 1:
+        raise ValueError(f"recipe_steps and validations must be >= 1, got {recipe_steps} and {validations}")
+    steps = max(1, int(seconds / seconds_per_step))
+    moved = sorted({round(m * steps / recipe_steps) for m in milestones if 0 < m < recipe_steps})
+    return {"steps": steps, "milestones": tuple(m for m in moved if 0 < m < steps),
+            "val_every": max(1, steps // validations)}
+
+
+def main(argv=None) -> int:
+    """``python -m mmsr.budget fit CALIBRATION_RECORD SECONDS``: the ``--set`` options of :mod:`mmsr.train` that
+    give the calibrated model (its recipe: model and mode in the record) a run of about SECONDS."""
+    import argparse
+    import shlex
+
+    from .recipes import TRAINABLE
+
+    ap = argparse.ArgumentParser(prog="python -m mmsr.budget", description=main.__doc__.split("\n")[0])
+    ap.add_argument("what", choices=["fit"])
+    ap.add_argument("record", help="record.json of a short run of the same model and mode on the same device")
+    ap.add_argument("seconds", type=float)
+    a = ap.parse_args(argv)
+    record = json.loads(Path(a.record).read_text())
+    meta = record["meta"]
+    recipe = TRAINABLE[meta["model"]][0][meta["mode"]]
+    s = fitted_schedule(a.seconds, seconds_per_step(record), recipe["steps"], recipe.get("milestones", ()))
+    print(" ".join(f"--set {shlex.quote(f'{k}={v}')}" for k, v in s.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -12,11 +12,20 @@
 #        <model>-x<S>-seed<N>     the same for another seed (e.g. lmcsc-x4-seed1); any trainable model
 #                                 (recurrent, cscn, coista, srcnn: python -m mmsr.train --help)
 #        cmsr-table1              Table 1 of 003 (NIR), full-size CMSR/ZSSR, SEEDS  -> $OUT/cmsr-table1.tar.gz
+#        sprint                   for a lease too short to resume across calls (one call of ~9 minutes in all):
+#                                 a default-mode probe, then each run of SPRINT (default "recurrent-x2
+#                                 recurrent-x4 lmcsc-x2") trained for the steps that fit SPRINT_SECONDS (default
+#                                 110) at the speed a 60-step calibration run measured on the same device, the
+#                                 recipe's schedule scaled to them (mmsr.budget.fitted_schedule); no evaluation
+#                                 (the nir-train pack has no test images: score the runs where the data is);
+#                                 a run that would not fit in what is left of BUDGET is skipped
+#                                                                  -> $OUT/probe.tar.gz, $OUT/<run>.tar.gz each
 # Environment:
 #   OUT      where the archive goes (default runs/gpu_out)
 #   IN       folder of archives of earlier calls, unpacked first so that a step continues (default gpu_in)
 #   MMSR_DATA  data root or data pack (default: gpu_data, then ../shared/data, then shared/data); make a pack
 #            that travels with:  python -m mmsr.data.pack nir gpu_data && python -m mmsr.data.pack country gpu_data
+#            (or, where the upload limit leaves no room for those: python -m mmsr.data.pack nir-train gpu_data)
 #   MODE     run mode (default full; smoke for the CPU end-to-end test);  BUDGET seconds of work (default 480)
 #   SEEDS    cmsr-table1 seeds (default "0 1 2")
 #   PYTHON   the interpreter (default: python on PATH)
@@ -49,6 +58,31 @@ case $STEP in
     "$PY" -m mmsr.zeroshot_experiments table1 --mode "$MODE" --root "$DATA" --out "$WORK/cmsr" \
       --datasets NIR --seeds ${SEEDS:-0 1 2} --time-budget "$(left)" 2>&1 | tee -a "$WORK/cmsr/log.txt" | tail -n 20
     "$PY" -m mmsr.archive pack "$WORK/cmsr" "$OUT/cmsr-table1.tar.gz" --max-mib 16 ;;
+  sprint)
+    [ -n "$DATA" ] || { echo "sprint needs data: set MMSR_DATA or make gpu_data (see above)" >&2; exit 2; }
+    mkdir -p "$WORK/probe"
+    if timeout 60 "$PY" -m mmsr.probe "$WORK/probe/probe.json" --mode "${PROBE_MODE:-default}" >"$WORK/probe/log.txt" 2>&1
+    then "$PY" -m mmsr.archive pack "$WORK/probe" "$OUT/probe.tar.gz" --max-mib 16
+    else echo "probe failed or cut at 60 s:"; tail -n 5 "$WORK/probe/log.txt"; fi
+    for r in ${SPRINT:-recurrent-x2 recurrent-x4 lmcsc-x2}; do
+      model=${r%%-x*}; scale=${r#*-x}; cal="$WORK/calibrate_$r"; run="$WORK/${model}_x${scale}_sprint"
+      # a run needs its training time plus about a minute (calibration, data preparation, archive)
+      if [ "$(left)" -lt $(( ${SPRINT_SECONDS:-110} + 60 )) ]; then echo "$r: skipped, $(left) s of BUDGET left"; continue; fi
+      t0=$(date +%s)
+      if ! "$PY" -m mmsr.train "$model" --scale "$scale" --mode "$MODE" --steps 60 --set patches=1920 \
+          --set val_every=0 --set ckpt_every=0 --data-root "$DATA" --out "$cal" --no-progress >"$cal.log" 2>&1; then
+        echo "$r: calibration failed"; tail -n 5 "$cal.log"; continue
+      fi
+      sched=$("$PY" -m mmsr.budget fit "$cal/record.json" "${SPRINT_SECONDS:-110}") || { echo "$r: no schedule"; continue; }
+      echo "$r: calibrated in $(( $(date +%s) - t0 )) s; $sched"
+      # shellcheck disable=SC2086  # $sched is a list of --set options, quoted for the shell by mmsr.budget
+      eval "\"\$PY\" -m mmsr.train \"\$model\" --scale \"\$scale\" --mode \"\$MODE\" $sched --set ckpt_every=0 \
+        --data-root \"\$DATA\" --out \"\$run\" --no-progress" >"$run.log" 2>&1 || { echo "$r: training failed"; tail -n 5 "$run.log"; }
+      cp "$cal/record.json" "$run/calibration_record.json" 2>/dev/null || true
+      cp "$run.log" "$run/log.txt" 2>/dev/null || true
+      [ -f "$run/record.json" ] && "$PY" -m mmsr.archive pack "$run" "$OUT/$r.tar.gz" --max-mib 16
+      echo "$r: $(( $(date +%s) - t0 )) s; $(tail -n 4 "$run.log" | tr -d '\n ')"
+    done ;;
   *-x[0-9]*)
     [ -n "$DATA" ] || { echo "$STEP needs data: set MMSR_DATA or make gpu_data (see above)" >&2; exit 2; }
     model=${STEP%%-x*}; rest=${STEP#*-x}; scale=${rest%%-*}; seed=0

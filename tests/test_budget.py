@@ -151,3 +151,31 @@ def test_nir_seed_runs_name_existing_records_and_the_panels_draw_them(tmp_path):
     assert [t.get_text()[:5] for t in fig.legends[0].get_texts()] == ["SRCNN", "LMCSC"]
     assert matplotlib.colors.same_color(land_ax.collections[1].get_facecolor()[0], budget.NIR_COLORS["LMCSC"])
     matplotlib.pyplot.close("all")
+
+
+def test_fitted_schedule_scales_steps_and_milestones_to_the_seconds():
+    from mmsr.budget import fitted_schedule
+
+    s = fitted_schedule(120, 0.04, 20000, (12000, 16000))
+    assert s == {"steps": 3000, "milestones": (1800, 2400), "val_every": 750}
+    # milestones at or past the recipe's end, or collapsing to step 0, are dropped
+    assert fitted_schedule(3, 1.0, 100, (0, 1, 50, 100))["milestones"] == (2,)
+    assert fitted_schedule(0.5, 1.0, 100)["steps"] == 1
+    for bad in [(0, 1.0, 100), (10, 0, 100), (10, 1.0, 0), (float("nan"), 1.0, 100)]:
+        with pytest.raises(ValueError, match="must be"):
+            fitted_schedule(*bad)
+
+
+def test_budget_fit_cli_reads_the_recipe_of_the_calibrated_run(tmp_path, capsys):
+    from mmsr.budget import main
+    from mmsr.recipes import TRAINABLE
+
+    rec = {"meta": {"model": "recurrent", "mode": "full"}, "steps": 60, "train_seconds": 3.0}
+    (tmp_path / "record.json").write_text(json.dumps(rec))
+    assert main(["fit", str(tmp_path / "record.json"), "100"]) == 0
+    full = TRAINABLE["recurrent"][0]["full"]
+    m = [round(x * 2000 / full["steps"]) for x in full["milestones"]]
+    import shlex
+
+    assert shlex.split(capsys.readouterr().out) == ["--set", "steps=2000", "--set", f"milestones=({m[0]}, {m[1]})",
+                                               "--set", "val_every=500"]

@@ -120,3 +120,22 @@ def test_gpu_plan_end_to_end_in_smoke_mode(tmp_path):
     r, dt = _plan("cmsr-table1", tmp_path, {"SEEDS": "0"})
     assert dt < 120
     assert "cmsr/table1.jsonl" in tarfile.open(tmp_path / "out" / "cmsr-table1.tar.gz").getnames()
+
+
+@pytest.mark.slow
+def test_gpu_plan_sprint_trains_the_calibrated_steps_and_skips_what_does_not_fit(tmp_path):
+    embedded_pack(tmp_path / "data")
+    r, _ = _plan("sprint", tmp_path, {"SPRINT": "lmcsc-x2 srcnn-x4", "SPRINT_SECONDS": "4", "BUDGET": "200",
+                                      "PROBE_MODE": "smoke"})
+    out = r.stdout + r.stderr
+    with tarfile.open(tmp_path / "out" / "lmcsc-x2.tar.gz") as tar:
+        record = json.load(tar.extractfile("lmcsc_x2_sprint/record.json"))
+        calibration = json.load(tar.extractfile("lmcsc_x2_sprint/calibration_record.json"))
+    # the run's length is the calibrated speed's share of the seconds asked for
+    assert calibration["steps"] == 60
+    assert record["steps"] == int(4 / (calibration["train_seconds"] / 60)), out
+    assert (tmp_path / "out" / "probe.tar.gz").is_file()
+    # a budget too small for one more run skips it instead of leaving a run cut by the clock
+    r, _ = _plan("sprint", tmp_path, {"SPRINT": "srcnn-x4", "SPRINT_SECONDS": "4", "BUDGET": "30",
+                                      "OUT": str(tmp_path / "out2"), "PROBE_MODE": "smoke"})
+    assert "srcnn-x4: skipped" in r.stdout and not (tmp_path / "out2" / "srcnn-x4.tar.gz").exists()
