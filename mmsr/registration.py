@@ -120,6 +120,9 @@ def register_global(target_lr: torch.Tensor, guide: torch.Tensor, *, rotations: 
     """
     if target_lr.dim() != 4 or guide.dim() != 4 or target_lr.shape[0] != 1 or guide.shape[0] != 1:
         raise ValueError(f"expected (1, C, h, w) tensors, got {tuple(target_lr.shape)} and {tuple(guide.shape)}")
+    # a search over a few hundred small warps, in float64: on the CPU whatever device the images are on (the
+    # returned theta is a CPU tensor; callers move it)
+    target_lr, guide = target_lr.detach().cpu(), guide.detach().cpu()
     h, w = target_lr.shape[-2:]
     small = F.interpolate(guide.float().mean(1, keepdim=True), size=(h, w), mode="area")
     fixed = edge_map(target_lr, sigma)[0, 0].double()

@@ -13,13 +13,14 @@
 #                                 (recurrent, cscn, coista, srcnn: python -m mmsr.train --help)
 #        cmsr-table1              Table 1 of 003 (NIR), full-size CMSR/ZSSR, SEEDS  -> $OUT/cmsr-table1.tar.gz
 #        sprint                   for a lease too short to resume across calls (one call of ~9 minutes in all):
-#                                 a default-mode probe, then each run of SPRINT (default "recurrent-x2
-#                                 recurrent-x4 lmcsc-x2") trained for the steps that fit SPRINT_SECONDS (default
-#                                 110) at the speed a 60-step calibration run measured on the same device, the
-#                                 recipe's schedule scaled to them (mmsr.budget.fitted_schedule); no evaluation
-#                                 (the nir-train pack has no test images: score the runs where the data is);
-#                                 a run that would not fit in what is left of BUDGET is skipped
-#                                                                  -> $OUT/probe.tar.gz, $OUT/<run>.tar.gz each
+#                                 tests/test_cuda.py and a default-mode probe, then each run of SPRINT (default
+#                                 "recurrent-x2 recurrent-x4 lmcsc-x2") trained for the steps that fit
+#                                 SPRINT_SECONDS (default 110) at the speed a 60-step calibration run measured on
+#                                 the same device (an over-estimate: it counts the warm-up; the first lease trained
+#                                 60-65 % of the seconds asked), the recipe's schedule scaled to them
+#                                 (mmsr.budget.fitted_schedule); no evaluation (the nir-train pack has no test
+#                                 images: score the runs where the data is); a run that would not fit in what is
+#                                 left of BUDGET is skipped          -> $OUT/probe.tar.gz, $OUT/<run>.tar.gz each
 # Environment:
 #   OUT      where the archive goes (default runs/gpu_out)
 #   IN       folder of archives of earlier calls, unpacked first so that a step continues (default gpu_in)
@@ -27,6 +28,7 @@
 #            that travels with:  python -m mmsr.data.pack nir gpu_data && python -m mmsr.data.pack country gpu_data
 #            (or, where the upload limit leaves no room for those: python -m mmsr.data.pack nir-train gpu_data)
 #   MODE     run mode (default full; smoke for the CPU end-to-end test);  BUDGET seconds of work (default 480)
+#   SPRINT, SPRINT_SECONDS, PROBE_MODE   the sprint's runs, training seconds per run, probe mode (default)
 #   SEEDS    cmsr-table1 seeds (default "0 1 2")
 #   PYTHON   the interpreter (default: python on PATH)
 set -euo pipefail
@@ -50,6 +52,7 @@ fi
 case $STEP in
   probe)
     mkdir -p "$WORK/probe"
+    timeout 120 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$WORK/probe/cuda_tests.txt" | tail -n 3 || true
     "$PY" -m mmsr.probe "$WORK/probe/probe.json" --mode "$MODE" 2>&1 | tee "$WORK/probe/log.txt" | tail -n 5
     "$PY" -m mmsr.archive pack "$WORK/probe" "$OUT/probe.tar.gz" --max-mib 16 ;;
   cmsr-table1)
@@ -61,9 +64,11 @@ case $STEP in
   sprint)
     [ -n "$DATA" ] || { echo "sprint needs data: set MMSR_DATA or make gpu_data (see above)" >&2; exit 2; }
     mkdir -p "$WORK/probe"
+    timeout 120 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py >"$WORK/probe/cuda_tests.txt" 2>&1 \
+      || echo "tests/test_cuda.py: $(tail -n 1 "$WORK/probe/cuda_tests.txt")"
     if timeout 60 "$PY" -m mmsr.probe "$WORK/probe/probe.json" --mode "${PROBE_MODE:-default}" >"$WORK/probe/log.txt" 2>&1
-    then "$PY" -m mmsr.archive pack "$WORK/probe" "$OUT/probe.tar.gz" --max-mib 16
-    else echo "probe failed or cut at 60 s:"; tail -n 5 "$WORK/probe/log.txt"; fi
+    then :; else echo "probe failed or cut at 60 s:"; tail -n 5 "$WORK/probe/log.txt"; fi
+    "$PY" -m mmsr.archive pack "$WORK/probe" "$OUT/probe.tar.gz" --max-mib 16
     for r in ${SPRINT:-recurrent-x2 recurrent-x4 lmcsc-x2}; do
       model=${r%%-x*}; scale=${r#*-x}; cal="$WORK/calibrate_$r"; run="$WORK/${model}_x${scale}_sprint"
       # a run needs its training time plus about a minute (calibration, data preparation, archive)

@@ -125,7 +125,7 @@ def test_gpu_plan_end_to_end_in_smoke_mode(tmp_path):
 @pytest.mark.slow
 def test_gpu_plan_sprint_trains_the_calibrated_steps_and_skips_what_does_not_fit(tmp_path):
     embedded_pack(tmp_path / "data")
-    r, _ = _plan("sprint", tmp_path, {"SPRINT": "lmcsc-x2 srcnn-x4", "SPRINT_SECONDS": "4", "BUDGET": "200",
+    r, _ = _plan("sprint", tmp_path, {"SPRINT": "lmcsc-x2", "SPRINT_SECONDS": "4", "BUDGET": "200",
                                       "PROBE_MODE": "smoke"})
     out = r.stdout + r.stderr
     with tarfile.open(tmp_path / "out" / "lmcsc-x2.tar.gz") as tar:
