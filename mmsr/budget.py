@@ -176,6 +176,65 @@ def cost_table(rows: Sequence[dict], scale: int) -> str:
                   fmt(r["psnr"].get("test")), fmt(r["psnr"].get("country-heldout"))] for r in rows]))
 
 
+def patches_per_second(record: dict) -> float:
+    """Training throughput of a run: steps x batch / training seconds (validation included, as recorded)."""
+    batch = record.get("config", {}).get("batch_size") or record["meta"]["settings"]["batch_size"]
+    return record["steps"] * batch / record["train_seconds"] if record.get("train_seconds") else float("nan")
+
+
+#: chapter 7's runs on a lent GPU (the sprint step of scripts/gpu_plan.sh) beside the committed CPU weights, by
+#: scale: label -> (name in the guidance records, record path relative to the weights folder)
+DEVICE_RUNS = {
+    2: {"recurrent, committed (CPU)": ("recurrent", "recurrent_x2.json"),
+        "recurrent, full size, GPU, 3,000 steps": ("recurrent full GPU 3000 steps",
+                                                    "experiments/recurrent_x2_gpu_sprint_3000steps/record.json"),
+        "recurrent, full size, GPU, 5,209 steps": ("recurrent full GPU 5209 steps",
+                                                    "experiments/recurrent_x2_gpu_sprint_5209steps/record.json"),
+        "LMCSC, committed (CPU)": ("lmcsc", "lmcsc_x2.json"),
+        "LMCSC, full size, GPU, 3,126 steps": ("lmcsc full GPU 3126 steps",
+                                               "experiments/lmcsc_x2_gpu_sprint_3126steps/record.json")},
+    4: {"recurrent, committed (CPU)": ("recurrent", "recurrent_x4.json"),
+        "recurrent, full size, GPU, 2,296 steps": ("recurrent full GPU 2296 steps",
+                                                    "experiments/recurrent_x4_gpu_sprint_2296steps/record.json"),
+        "recurrent, full size, GPU, 3,865 steps": ("recurrent full GPU 3865 steps",
+                                                    "experiments/recurrent_x4_gpu_sprint_3865steps/record.json")},
+}
+
+
+def device_rows(runs: dict, summ: dict, sets: Sequence[str] = ("test", "country-heldout"),
+                root: Optional[Path] = None) -> list[dict]:
+    """One row per run of ``runs`` (label -> (name in the guidance records, record path under ``root``, default
+    the weights folder)) whose record exists: device, parameters, steps, training minutes, patches per second,
+    final validation PSNR and the mean PSNR on each of ``sets`` (``None`` where not scored)."""
+    root = WEIGHTS_DIR if root is None else Path(root)
+    rows = []
+    for label, (name, rel) in runs.items():
+        path = root / rel
+        if not path.is_file():
+            continue
+        rec = json.loads(path.read_text())
+        rows.append({"label": label, "name": name, "device": rec.get("device"), "parameters": rec.get("parameters"),
+                     "steps": rec["steps"], "minutes": rec["train_seconds"] / 60.0,
+                     "patches_per_second": patches_per_second(rec),
+                     "val": rec.get("final_validation", {}).get("val_psnr"),
+                     "psnr": {s: summ.get(name, {}).get(s, {}).get("mean") for s in sets}})
+    return rows
+
+
+def device_table(rows: Sequence[dict], scale: int) -> str:
+    """:func:`device_rows` as a markdown table (computed here)."""
+    from .tables import markdown_table
+
+    fmt = lambda v: "-" if v is None else f"{v:.2f}"
+    return (f"**x{scale}, the committed CPU weights beside full-size runs on one H200**, computed here (protocol of chapter 1; "
+            "minutes: training time as recorded, validation included)\n\n" + markdown_table(
+                ["run", "device", "parameters", "steps", "minutes", "patches/s", "val (dB)", "test (dB)",
+                 "landscapes (dB)"],
+                [[r["label"], r["device"], f"{r['parameters']:,}", f"{r['steps']:,}", f"{r['minutes']:.1f}",
+                  f"{r['patches_per_second']:,.0f}", fmt(r["val"]), fmt(r["psnr"].get("test")),
+                  fmt(r["psnr"].get("country-heldout"))] for r in rows]))
+
+
 def fitted_schedule(seconds: float, seconds_per_step: float, recipe_steps: int, milestones: Sequence[int] = (),
                     validations: int = 4) -> dict:
     """A run that fits in ``seconds`` at ``seconds_per_step`` (measured on the same device, e.g. by a short

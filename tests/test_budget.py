@@ -179,3 +179,28 @@ def test_budget_fit_cli_reads_the_recipe_of_the_calibrated_run(tmp_path, capsys)
 
     assert shlex.split(capsys.readouterr().out) == ["--set", "steps=2000", "--set", f"milestones=({m[0]}, {m[1]})",
                                                "--set", "val_every=500"]
+
+
+def test_device_rows_read_throughput_and_scores_and_skip_missing_records(tmp_path):
+    from mmsr.budget import device_rows, device_table, patches_per_second
+
+    rec = {"device": "cuda:X", "parameters": 1000, "steps": 300, "train_seconds": 60.0,
+           "config": {"batch_size": 32}, "meta": {"settings": {"batch_size": 32}},
+           "final_validation": {"val_psnr": 35.5}}
+    (tmp_path / "a.json").write_text(json.dumps(rec))
+    assert patches_per_second(rec) == 160.0
+    summ = {"gpu run": {"test": {"mean": 36.25}}}
+    rows = device_rows({"A": ("gpu run", "a.json"), "B": ("absent", "b.json")}, summ, root=tmp_path)
+    assert [r["label"] for r in rows] == ["A"]
+    assert rows[0]["minutes"] == 1.0 and rows[0]["psnr"] == {"test": 36.25, "country-heldout": None}
+    table = device_table(rows, 4)
+    assert "| A | cuda:X | 1,000 | 300 | 1.0 | 160 | 35.50 | 36.25 | - |" in table
+
+
+def test_device_runs_name_records_that_exist():
+    from mmsr.budget import DEVICE_RUNS
+
+    for scale, runs in DEVICE_RUNS.items():
+        for label, (name, rel) in runs.items():
+            rec = json.loads((WEIGHTS_DIR / rel).read_text())
+            assert rec["meta"]["scale"] == scale, label
