@@ -28,7 +28,8 @@
 #            that travels with:  python -m mmsr.data.pack nir gpu_data && python -m mmsr.data.pack country gpu_data
 #            (or, where the upload limit leaves no room for those: python -m mmsr.data.pack nir-train gpu_data)
 #   MODE     run mode (default full; smoke for the CPU end-to-end test);  BUDGET seconds of work (default 480)
-#   SPRINT, SPRINT_SECONDS, PROBE_MODE   the sprint's runs, training seconds per run, probe mode (default)
+#   SPRINT, SPRINT_SECONDS, PROBE_MODE   the sprint's runs (MODEL-xS or MODEL-xS-seedN), training seconds per run,
+#            probe mode (default);  SPRINT_SET  extra options for every sprint run, e.g. "--set lr=5e-4"
 #   SEEDS    cmsr-table1 seeds (default "0 1 2")
 #   PYTHON   the interpreter (default: python on PATH)
 set -euo pipefail
@@ -70,18 +71,22 @@ case $STEP in
     then :; else echo "probe failed or cut at 60 s:"; tail -n 5 "$WORK/probe/log.txt"; fi
     "$PY" -m mmsr.archive pack "$WORK/probe" "$OUT/probe.tar.gz" --max-mib 16
     for r in ${SPRINT:-recurrent-x2 recurrent-x4 lmcsc-x2}; do
-      model=${r%%-x*}; scale=${r#*-x}; cal="$WORK/calibrate_$r"; run="$WORK/${model}_x${scale}_sprint"
+      model=${r%%-x*}; rest=${r#*-x}; scale=${rest%%-*}; seed=0
+      case $rest in *-seed*) seed=${rest##*-seed} ;; esac
+      tag=""; [ "$seed" = 0 ] || tag="_seed$seed"
+      cal="$WORK/calibrate_$r"; run="$WORK/${model}_x${scale}${tag}_sprint"
       # a run needs its training time plus about a minute (calibration, data preparation, archive)
       if [ "$(left)" -lt $(( ${SPRINT_SECONDS:-110} + 60 )) ]; then echo "$r: skipped, $(left) s of BUDGET left"; continue; fi
       t0=$(date +%s)
-      if ! "$PY" -m mmsr.train "$model" --scale "$scale" --mode "$MODE" --steps 60 --set patches=1920 \
+      if ! "$PY" -m mmsr.train "$model" --scale "$scale" --mode "$MODE" --seed "$seed" --steps 60 --set patches=1920 \
           --set val_every=0 --set ckpt_every=0 --data-root "$DATA" --out "$cal" --no-progress >"$cal.log" 2>&1; then
         echo "$r: calibration failed"; tail -n 5 "$cal.log"; continue
       fi
       sched=$("$PY" -m mmsr.budget fit "$cal/record.json" "${SPRINT_SECONDS:-110}") || { echo "$r: no schedule"; continue; }
       echo "$r: calibrated in $(( $(date +%s) - t0 )) s; $sched"
       # shellcheck disable=SC2086  # $sched is a list of --set options, quoted for the shell by mmsr.budget
-      eval "\"\$PY\" -m mmsr.train \"\$model\" --scale \"\$scale\" --mode \"\$MODE\" $sched --set ckpt_every=0 \
+      eval "\"\$PY\" -m mmsr.train \"\$model\" --scale \"\$scale\" --mode \"\$MODE\" --seed \"\$seed\" $sched \
+        ${SPRINT_SET:-} --set ckpt_every=0 \
         --data-root \"\$DATA\" --out \"\$run\" --no-progress" >"$run.log" 2>&1 || { echo "$r: training failed"; tail -n 5 "$run.log"; }
       cp "$cal/record.json" "$run/calibration_record.json" 2>/dev/null || true
       cp "$run.log" "$run/log.txt" 2>/dev/null || true
