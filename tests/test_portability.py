@@ -52,6 +52,22 @@ def test_pack_round_trips_16_bit_and_grey_and_refuses_a_corrupt_file(tmp_path):
         read_packed(tmp_path, "cave", "test")
 
 
+def test_pack_stores_colour_guides_as_lossless_webp_bit_for_bit(tmp_path):
+    from PIL import features
+
+    from mmsr.data import GuidedPair
+
+    rng = np.random.default_rng(1)
+    target = rng.integers(0, 256, (31, 45), dtype=np.uint8)
+    colour = rng.integers(0, 256, (31, 45, 3), dtype=np.uint8)
+    write_pack("t", tmp_path, pairs_by_split={("epfl_nir", "test"): [GuidedPair("c", target, colour, 8,
+                                                                                   "epfl_nir", "test")]})
+    (q,) = read_packed(tmp_path, "epfl_nir", "test")
+    assert q.guide.dtype == np.uint8 and np.array_equal(q.guide, colour) and np.array_equal(q.target, target)
+    files = sorted(f.name for f in (tmp_path / PACK_DIR / "epfl_nir").iterdir())
+    assert files == (["c_guide.webp", "c_target.png"] if features.check("webp") else ["c_guide.png", "c_target.png"])
+
+
 @pytest.mark.slow
 @pytest.mark.shared_data
 def test_depth_pack_of_the_real_data_is_bit_identical_and_small(shared_data, tmp_path):
