@@ -226,8 +226,8 @@ def device_table(rows: Sequence[dict], scale: int) -> str:
     from .tables import markdown_table
 
     fmt = lambda v: "-" if v is None else f"{v:.2f}"
-    return (f"**x{scale}, the committed CPU weights beside full-size runs on one H200**, computed here (protocol of chapter 1; "
-            "minutes: training time as recorded, validation included)\n\n" + markdown_table(
+    return (f"**x{scale}, the committed CPU weights beside full-size runs on one H200**, computed here (protocol "
+            "of chapter 1; minutes: training time as recorded, validation included)\n\n" + markdown_table(
                 ["run", "device", "parameters", "steps", "minutes", "patches/s", "val (dB)", "test (dB)",
                  "landscapes (dB)"],
                 [[r["label"], r["device"], f"{r['parameters']:,}", f"{r['steps']:,}", f"{r['minutes']:.1f}",

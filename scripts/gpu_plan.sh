@@ -53,7 +53,8 @@ fi
 case $STEP in
   probe)
     mkdir -p "$WORK/probe"
-    timeout 120 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$WORK/probe/cuda_tests.txt" | tail -n 3 || true
+    timeout 120 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$WORK/probe/cuda_tests.txt" \
+      | tail -n 3 || true
     "$PY" -m mmsr.probe "$WORK/probe/probe.json" --mode "$MODE" 2>&1 | tee "$WORK/probe/log.txt" | tail -n 5
     "$PY" -m mmsr.archive pack "$WORK/probe" "$OUT/probe.tar.gz" --max-mib 16 ;;
   cmsr-table1)
@@ -67,8 +68,10 @@ case $STEP in
     mkdir -p "$WORK/probe"
     timeout 120 "$PY" -m pytest -q -p no:cacheprovider tests/test_cuda.py >"$WORK/probe/cuda_tests.txt" 2>&1 \
       || echo "tests/test_cuda.py: $(tail -n 1 "$WORK/probe/cuda_tests.txt")"
-    if timeout 60 "$PY" -m mmsr.probe "$WORK/probe/probe.json" --mode "${PROBE_MODE:-default}" >"$WORK/probe/log.txt" 2>&1
-    then :; else echo "probe failed or cut at 60 s:"; tail -n 5 "$WORK/probe/log.txt"; fi
+    if ! timeout 60 "$PY" -m mmsr.probe "$WORK/probe/probe.json" --mode "${PROBE_MODE:-default}" \
+        >"$WORK/probe/log.txt" 2>&1; then
+      echo "probe failed or cut at 60 s:"; tail -n 5 "$WORK/probe/log.txt"
+    fi
     "$PY" -m mmsr.archive pack "$WORK/probe" "$OUT/probe.tar.gz" --max-mib 16
     for r in ${SPRINT:-recurrent-x2 recurrent-x4 lmcsc-x2}; do
       model=${r%%-x*}; rest=${r#*-x}; scale=${rest%%-*}; seed=0
@@ -76,18 +79,22 @@ case $STEP in
       tag=""; [ "$seed" = 0 ] || tag="_seed$seed"
       cal="$WORK/calibrate_$r"; run="$WORK/${model}_x${scale}${tag}_sprint"
       # a run needs its training time plus about a minute (calibration, data preparation, archive)
-      if [ "$(left)" -lt $(( ${SPRINT_SECONDS:-110} + 60 )) ]; then echo "$r: skipped, $(left) s of BUDGET left"; continue; fi
+      if [ "$(left)" -lt $(( ${SPRINT_SECONDS:-110} + 60 )) ]; then
+        echo "$r: skipped, $(left) s of BUDGET left"; continue
+      fi
       t0=$(date +%s)
       if ! "$PY" -m mmsr.train "$model" --scale "$scale" --mode "$MODE" --seed "$seed" --steps 60 --set patches=1920 \
           --set val_every=0 --set ckpt_every=0 --data-root "$DATA" --out "$cal" --no-progress >"$cal.log" 2>&1; then
         echo "$r: calibration failed"; tail -n 5 "$cal.log"; continue
       fi
-      sched=$("$PY" -m mmsr.budget fit "$cal/record.json" "${SPRINT_SECONDS:-110}") || { echo "$r: no schedule"; continue; }
+      sched=$("$PY" -m mmsr.budget fit "$cal/record.json" "${SPRINT_SECONDS:-110}") \
+        || { echo "$r: no schedule"; continue; }
       echo "$r: calibrated in $(( $(date +%s) - t0 )) s; $sched"
       # shellcheck disable=SC2086  # $sched is a list of --set options, quoted for the shell by mmsr.budget
       eval "\"\$PY\" -m mmsr.train \"\$model\" --scale \"\$scale\" --mode \"\$MODE\" --seed \"\$seed\" $sched \
         ${SPRINT_SET:-} --set ckpt_every=0 \
-        --data-root \"\$DATA\" --out \"\$run\" --no-progress" >"$run.log" 2>&1 || { echo "$r: training failed"; tail -n 5 "$run.log"; }
+        --data-root \"\$DATA\" --out \"\$run\" --no-progress" >"$run.log" 2>&1 \
+        || { echo "$r: training failed"; tail -n 5 "$run.log"; }
       cp "$cal/record.json" "$run/calibration_record.json" 2>/dev/null || true
       cp "$run.log" "$run/log.txt" 2>/dev/null || true
       [ -f "$run/record.json" ] && "$PY" -m mmsr.archive pack "$run" "$OUT/$r.tar.gz" --max-mib 16
