@@ -146,6 +146,11 @@ def nir_seed_runs(scale: int, weights_dir: Optional[Path] = None) -> dict:
             for label, (name, folder, committed) in NIR_SEED_RUNS[scale].items()}
 
 
+def _set_means(summ: dict, name: str, sets: Sequence[str]) -> dict:
+    """``name``'s mean PSNR on each of ``sets`` in a guidance summary (``None`` where not scored)."""
+    return {s: summ.get(name, {}).get(s, {}).get("mean") for s in sets}
+
+
 def budget_rows(runs: dict, summ: dict, sets: Sequence[str] = ("test", "country-heldout"),
                 root: Optional[Path] = None) -> list[dict]:
     """One row per scored run: ``runs`` maps a group label (e.g. ``"DJF, 4,800 steps"``) to its seeds as
@@ -156,7 +161,7 @@ def budget_rows(runs: dict, summ: dict, sets: Sequence[str] = ("test", "country-
     fastest = fastest_seconds_per_step(r for c in chains.values() for r in c)
     rows = []
     for (group, name), chain in chains.items():
-        scores = {s: summ.get(name, {}).get(s, {}).get("mean") for s in sets}
+        scores = _set_means(summ, name, sets)
         if scores[sets[0]] is None:
             continue
         rows.append({"group": group, "name": name, "parameters": chain[-1].get("parameters"),
@@ -217,7 +222,7 @@ def device_rows(runs: dict, summ: dict, sets: Sequence[str] = ("test", "country-
                      "steps": rec["steps"], "minutes": rec["train_seconds"] / 60.0,
                      "patches_per_second": patches_per_second(rec),
                      "val": rec.get("final_validation", {}).get("val_psnr"),
-                     "psnr": {s: summ.get(name, {}).get(s, {}).get("mean") for s in sets}})
+                     "psnr": _set_means(summ, name, sets)})
     return rows
 
 

@@ -78,7 +78,7 @@ def _write_webp(arr: np.ndarray, path: Path) -> None:
     Image.fromarray(np.ascontiguousarray(arr)).save(path, format="WEBP", lossless=True, quality=100, method=4)
 
 
-def _read_png(path: Path) -> np.ndarray:
+def _read_lossless(path: Path) -> np.ndarray:
     """A pack's PNG (8 or 16 bit) or lossless WebP as an array."""
     from PIL import Image
 
@@ -104,7 +104,7 @@ def _store(arr: np.ndarray, source: Optional[str], folder: Path, stem: str) -> d
         _write_webp(arr, out)
     else:
         _write_png(arr, out)
-    if not np.array_equal(_read_png(out), arr):  # never ship a pack that does not round-trip
+    if not np.array_equal(_read_lossless(out), arr):  # never ship a pack that does not round-trip
         raise RuntimeError(f"{out} does not decode to the original pixels")
     return {"file": out.name, "sha256": _sha(out)}
 
@@ -176,7 +176,7 @@ def read_packed(root: Path, dataset: str, split: str) -> Optional[list[GuidedPai
             if _sha(path) != e[part]["sha256"]:
                 raise DataNotFoundError(f"{path} does not match its SHA-256 in the pack index (corrupt copy)")
             if path.suffix in (".png", ".webp"):
-                arrays.append(_read_png(path))
+                arrays.append(_read_lossless(path))
             else:
                 from .io import read_image
 
