@@ -202,7 +202,13 @@ DEVICE_RUNS = {
         "recurrent, full size, GPU, 2,296 steps": ("recurrent full GPU 2296 steps",
                                                     "experiments/recurrent_x4_gpu_sprint_2296steps/record.json"),
         "recurrent, full size, GPU, 3,865 steps": ("recurrent full GPU 3865 steps",
-                                                    "experiments/recurrent_x4_gpu_sprint_3865steps/record.json")},
+                                                    "experiments/recurrent_x4_gpu_sprint_3865steps/record.json"),
+        "recurrent, full size, GPU, 3,865 steps, seed 1": (
+            "recurrent full GPU 3865 steps seed 1", "experiments/recurrent_x4_gpu_sprint_3865steps_seed1/record.json"),
+        "recurrent, full size, GPU, 3,865 steps, seed 2": (
+            "recurrent full GPU 3865 steps seed 2", "experiments/recurrent_x4_gpu_sprint_3865steps_seed2/record.json"),
+        "recurrent, full size, GPU, 7,730 steps": ("recurrent full GPU 7730 steps",
+                                                    "experiments/recurrent_x4_gpu_sprint_7730steps/record.json")},
 }
 
 
