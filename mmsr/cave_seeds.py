@@ -1,0 +1,109 @@
+"""Seeds on CAVE: the CAVE-trained models scored image by image on the CAVE test scenes.
+
+    python -m mmsr.cave_seeds --scale 4 --root ../shared/data [--run "recurrent_cave seed 1=runs/x/DIR" ...]
+
+The multispectral table of the coupled-priors paper (640 nm band, RGB guide) is computed in chapter 7 from one
+seed per model -- the committed weights. This scores bicubic, the committed CAVE weights (seed 0) and any training
+run folder given with ``--run NAME=DIR`` (its weights file as written by :mod:`mmsr.train`) on the CAVE test scenes:
+the 7 of the paper's table and ``cloth``. One JSON line per (method, scene) with provenance is appended to
+``results/cave/seeds_x<S>.jsonl`` (resumable: what is there is not scored again). The records have the shape of
+:mod:`mmsr.guidance_check`'s, set ``"test"``, so its :func:`~mmsr.guidance_check.summary`,
+:func:`~mmsr.guidance_check.seed_spread` and :func:`~mmsr.guidance_check.order_over_seeds` read them; a run scored
+as ``"<model> seed <k>"`` is seed k of the committed ``<model>``.
+Protocol: :data:`mmsr.reproduce.PROTOCOL_HERE_CAVE` (chapter 1's on the 16-bit band: peak 65535).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+
+from .data.datasets import load_cave
+from .evaluate import Bicubic, evaluate
+from .guidance_check import run_method, summary
+from .recipes import TRAINABLE, load_pretrained, pretrained_path
+from .reproduce import PROTOCOL_HERE_CAVE
+from .storage import read_weights, tensors_digest
+from .zeroshot_experiments import _append, _done, _provenance, read_records
+
+DEFAULT_OUT = Path("results") / "cave"
+#: the models trained on CAVE (the recipes with ``data="cave"``) whose committed weights are seed 0
+CAVE_MODELS = ("lmcsc_cave", "recurrent_cave", "djf_cave", "coista_cave", "srcnn_cave", "srfbn_cave")
+
+
+def committed_methods(scale: int, names: Sequence[str] = CAVE_MODELS) -> dict:
+    """``name -> (model, guide_mode, source)`` for bicubic and each of ``names`` with committed weights at
+    ``scale``; the source names the weights file and the first digits of its tensors' digest."""
+    out = {"bicubic": (Bicubic(scale), "gray", "formula")}
+    for name in names:
+        path = pretrained_path(name, scale)
+        if path.is_file():
+            digest = tensors_digest(read_weights(path)[0])[:10]
+            out[name] = (load_pretrained(name, scale), TRAINABLE[name][2], f"mmsr/weights/{path.name}@{digest}")
+    return out
+
+
+def check_run_scale(folder, scale: int) -> None:
+    """Refuse a run folder without a record, or trained on another dataset or scale (one line, before scoring)."""
+    rec_path = Path(folder) / "record.json"
+    if not rec_path.is_file():
+        raise SystemExit(f"--run {folder}: no record.json (not a finished run of python -m mmsr.train)")
+    meta = json.loads(rec_path.read_text())["meta"]
+    if meta.get("data") != "cave" or meta.get("scale") != scale:
+        raise SystemExit(f"--run {folder}: trained on {meta.get('data')} x{meta.get('scale')}, "
+                         f"expected cave x{scale}")
+
+
+def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] = None, device=None) -> list[dict]:
+    """Score ``methods`` on the CAVE test scenes (resumable; records appended to ``seeds_x<S>.jsonl``)."""
+    device = device or torch.device("cpu")
+    path = Path(out) / f"seeds_x{scale}.jsonl"
+    records = read_records(path)
+    methods = methods if methods is not None else committed_methods(scale)
+    scenes = load_cave("test", root)
+    for name, (model, guide_mode, source) in methods.items():
+        todo = [p for p in scenes if not _done(records, method=name, set="test", image=p.name, source=source)]
+        if not todo:
+            continue
+        for row in evaluate(model, todo, scale, guide_mode=guide_mode, device=device):
+            rec = {"experiment": "cave-seeds", "method": name, "set": "test", "scale": scale, "source": source,
+                   "guide": guide_mode, **row, "protocol": PROTOCOL_HERE_CAVE, **_provenance(device, "n/a")}
+            _append(path, rec)
+            records.append(rec)
+        print(f"[cave x{scale}] {name}: done", file=sys.stderr)
+    return records
+
+
+def latest(records: Sequence[dict]) -> list[dict]:
+    """The last record of each (method, set, scene): a method re-scored with new weights replaces its old rows."""
+    return list({(r["method"], r["set"], r["image"]): r for r in records}.values())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m mmsr.cave_seeds", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scale", type=int, required=True, choices=(4, 8))
+    ap.add_argument("--root", default=None, help="data root (default: $MMSR_DATA)")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--run", action="append", default=[], metavar="NAME=DIR", help="also score a run folder")
+    ap.add_argument("--only-runs", action="store_true", help="score only the --run folders (and bicubic)")
+    a = ap.parse_args(argv)
+    runs = [item.partition("=") for item in a.run]
+    bad = [item for item, (name, _, folder) in zip(a.run, runs) if not name or not folder]
+    if bad:
+        raise SystemExit(f"--run expects NAME=DIR, got {bad[0]!r}")
+    for _, _, folder in runs:   # before any scoring
+        check_run_scale(folder, a.scale)
+    methods = committed_methods(a.scale, () if a.only_runs else CAVE_MODELS)
+    for name, _, folder in runs:
+        methods[name] = run_method(folder)
+    recs = run(a.scale, a.root, a.out, methods)
+    print(json.dumps(summary(latest(recs), a.scale), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

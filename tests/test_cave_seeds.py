@@ -1,0 +1,77 @@
+"""mmsr.cave_seeds: CAVE-trained runs scored on the CAVE test scenes, resumable, pooled over seeds."""
+import json
+
+import numpy as np
+import pytest
+
+from mmsr import cave_seeds
+from mmsr.data import GuidedPair
+from mmsr.evaluate import Bicubic
+from mmsr.guidance_check import seed_spread, summary
+from mmsr.reproduce import PROTOCOL_HERE_CAVE
+
+
+def _fake_scenes(names=("balloons", "cloth", "feathers")):
+    """Smooth 16-bit targets (bicubic nearly exact on them, so scaling its output only loses) and RGB guides."""
+    yy, xx = np.mgrid[0:33, 0:41] / 40.0
+    rng = np.random.default_rng(0)
+    return [GuidedPair(n, (20000 + 30000 * np.sin(1 + k + xx + yy) ** 2).astype(np.uint16),
+                       rng.integers(0, 256, (33, 41, 3)).astype(np.uint8), 16, "cave", "test")
+            for k, n in enumerate(names)]
+
+
+class _Scaled(Bicubic):
+    """Bicubic times a constant: a second 'method' whose PSNR differs from bicubic's."""
+
+    def __init__(self, scale, factor):
+        super().__init__(scale)
+        self.factor = factor
+
+    def forward(self, lr, guide=None):
+        return super().forward(lr, guide) * self.factor
+
+
+def test_run_scores_each_scene_once_under_the_cave_protocol_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setattr(cave_seeds, "load_cave", lambda split, root=None: _fake_scenes())
+    methods = {"bicubic": (Bicubic(4), "gray", "formula"), "m seed 1": (_Scaled(4, 0.9), "gray", "run/a")}
+    recs = cave_seeds.run(4, None, tmp_path, methods)
+    assert len(recs) == 6 and {r["protocol"] for r in recs} == {PROTOCOL_HERE_CAVE}
+    assert {r["image"] for r in recs if r["method"] == "m seed 1"} == {"balloons", "cloth", "feathers"}
+    lines = (tmp_path / "seeds_x4.jsonl").read_text().splitlines()
+    assert len(lines) == 6
+    again = cave_seeds.run(4, None, tmp_path, methods)   # nothing new to score
+    assert len(again) == 6 and len((tmp_path / "seeds_x4.jsonl").read_text().splitlines()) == 6
+    # new weights (another source) under the same name are scored again; latest() keeps only the new rows
+    methods["m seed 1"] = (_Scaled(4, 0.8), "gray", "run/b")
+    recs = cave_seeds.latest(cave_seeds.run(4, None, tmp_path, methods))
+    assert {r["source"] for r in recs if r["method"] == "m seed 1"} == {"run/b"}
+
+
+def test_the_records_pool_a_committed_model_with_its_seed_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(cave_seeds, "load_cave", lambda split, root=None: _fake_scenes())
+    methods = {"bicubic": (Bicubic(4), "gray", "formula"), "m": (_Scaled(4, 0.95), "gray", "w"),
+               "m seed 1": (_Scaled(4, 0.9), "gray", "run/a"), "other": (_Scaled(4, 0.5), "gray", "x")}
+    summ = summary(cave_seeds.latest(cave_seeds.run(4, None, tmp_path, methods)), 4)
+    spread = seed_spread(summ, "m")
+    assert spread["seeds"] == [0, 1]
+    assert spread["mean"] == pytest.approx((summ["m"]["test"]["mean"] + summ["m seed 1"]["test"]["mean"]) / 2)
+    assert summ["m"]["test"]["mean"] > summ["m seed 1"]["test"]["mean"]   # the closer to bicubic, the higher
+    assert summ["m seed 1"]["test"]["gain_over_bicubic"] < 0
+
+
+def test_cli_refuses_bad_runs_before_any_scoring(tmp_path, monkeypatch):
+    def no_scoring(*a, **k):
+        raise AssertionError("scored before the arguments were checked")
+
+    monkeypatch.setattr(cave_seeds, "run", no_scoring)
+    nir = tmp_path / "nir_run"
+    nir.mkdir()
+    (nir / "record.json").write_text(json.dumps({"meta": {"data": "epfl_nir", "scale": 4}}))
+    cave8 = tmp_path / "cave8"
+    cave8.mkdir()
+    (cave8 / "record.json").write_text(json.dumps({"meta": {"data": "cave", "scale": 8}}))
+    for arg, msg in ((f"a={nir}", "trained on epfl_nir x4, expected cave x4"),
+                     (f"a={cave8}", "trained on cave x8, expected cave x4"),
+                     (f"a={tmp_path / 'absent'}", "no record.json"), ("a", "NAME=DIR"), (f"={nir}", "NAME=DIR")):
+        with pytest.raises(SystemExit, match=msg):
+            cave_seeds.main(["--scale", "4", "--only-runs", "--run", arg])
