@@ -154,5 +154,6 @@ def test_gpu_plan_sprint_trains_the_calibrated_steps_and_skips_what_does_not_fit
     assert (tmp_path / "out" / "probe.tar.gz").is_file()
     # a budget too small for one more run skips it instead of leaving a run cut by the clock
     r, _ = _plan("sprint", tmp_path, {"SPRINT": "srcnn-x4", "SPRINT_SECONDS": "4", "BUDGET": "30",
-                                      "OUT": str(tmp_path / "out2"), "PROBE_MODE": "smoke"})
+                                      "OUT": str(tmp_path / "out2"), "SPRINT_CHECKS": "0"})
     assert "srcnn-x4: skipped" in r.stdout and not (tmp_path / "out2" / "srcnn-x4.tar.gz").exists()
+    assert not (tmp_path / "out2" / "probe.tar.gz").exists()   # SPRINT_CHECKS=0: no tests, no probe
