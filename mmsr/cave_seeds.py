@@ -31,8 +31,8 @@ from .storage import read_weights, tensors_digest
 from .zeroshot_experiments import _append, _done, _provenance, read_records
 
 DEFAULT_OUT = Path("results") / "cave"
-#: the models trained on CAVE (the recipes with ``data="cave"``) whose committed weights are seed 0
-CAVE_MODELS = ("lmcsc_cave", "recurrent_cave", "djf_cave", "coista_cave", "srcnn_cave", "srfbn_cave")
+#: the models trained on CAVE (the recipes whose data is ``"cave"``); their committed weights are seed 0
+CAVE_MODELS = tuple(name for name, recipe in TRAINABLE.items() if recipe[3] == "cave")
 
 
 def committed_methods(scale: int, names: Sequence[str] = CAVE_MODELS) -> dict:
@@ -47,7 +47,7 @@ def committed_methods(scale: int, names: Sequence[str] = CAVE_MODELS) -> dict:
     return out
 
 
-def check_run_scale(folder, scale: int) -> None:
+def check_cave_run(folder, scale: int) -> None:
     """Refuse a run folder without a record, or trained on another dataset or scale (one line, before scoring)."""
     rec_path = Path(folder) / "record.json"
     if not rec_path.is_file():
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     if bad:
         raise SystemExit(f"--run expects NAME=DIR, got {bad[0]!r}")
     for _, _, folder in runs:   # before any scoring
-        check_run_scale(folder, a.scale)
+        check_cave_run(folder, a.scale)
     methods = committed_methods(a.scale, () if a.only_runs else CAVE_MODELS)
     for name, _, folder in runs:
         methods[name] = run_method(folder)

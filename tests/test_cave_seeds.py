@@ -75,3 +75,10 @@ def test_cli_refuses_bad_runs_before_any_scoring(tmp_path, monkeypatch):
                      (f"a={tmp_path / 'absent'}", "no record.json"), ("a", "NAME=DIR"), (f"={nir}", "NAME=DIR")):
         with pytest.raises(SystemExit, match=msg):
             cave_seeds.main(["--scale", "4", "--only-runs", "--run", arg])
+
+
+def test_the_committed_cave_models_are_the_recipes_trained_on_cave():
+    from mmsr.recipes import TRAINABLE
+
+    assert {"lmcsc_cave", "recurrent_cave", "djf_cave"} <= set(cave_seeds.CAVE_MODELS)
+    assert all(TRAINABLE[n][3] == "cave" for n in cave_seeds.CAVE_MODELS) and "lmcsc" not in cave_seeds.CAVE_MODELS
