@@ -24,10 +24,9 @@ import torch
 
 from .data.datasets import load_cave
 from .evaluate import Bicubic, evaluate
-from .guidance_check import run_method, summary
-from .recipes import TRAINABLE, load_pretrained, pretrained_path
+from .guidance_check import committed_method, run_method, summary
+from .recipes import TRAINABLE
 from .reproduce import PROTOCOL_HERE_CAVE
-from .storage import read_weights, tensors_digest
 from .zeroshot_experiments import _append, _done, _provenance, read_records
 
 DEFAULT_OUT = Path("results") / "cave"
@@ -37,13 +36,9 @@ CAVE_MODELS = tuple(name for name, recipe in TRAINABLE.items() if recipe[3] == "
 
 def committed_methods(scale: int, names: Sequence[str] = CAVE_MODELS) -> dict:
     """``name -> (model, guide_mode, source)`` for bicubic and each of ``names`` with committed weights at
-    ``scale``; the source names the weights file and the first digits of its tensors' digest."""
+    ``scale`` (:func:`mmsr.guidance_check.committed_method`)."""
     out = {"bicubic": (Bicubic(scale), "gray", "formula")}
-    for name in names:
-        path = pretrained_path(name, scale)
-        if path.is_file():
-            digest = tensors_digest(read_weights(path)[0])[:10]
-            out[name] = (load_pretrained(name, scale), TRAINABLE[name][2], f"mmsr/weights/{path.name}@{digest}")
+    out.update((name, m) for name in names if (m := committed_method(name, scale)) is not None)
     return out
 
 

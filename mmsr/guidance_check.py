@@ -44,12 +44,18 @@ def committed_methods(scale: int) -> dict:
     :data:`NIR_MODELS`."""
     out = {"bicubic": (Bicubic(scale), "gray", "formula"),
            "guided_filter": (guided_filter_model(scale), "gray", "formula")}
-    for name in NIR_MODELS:
-        path = pretrained_path(name, scale)
-        if path.is_file():
-            digest = tensors_digest(read_weights(path)[0])[:10]  # which weights: files get replaced over time
-            out[name] = (load_pretrained(name, scale), TRAINABLE[name][2], f"mmsr/weights/{path.name}@{digest}")
+    out.update((name, m) for name in NIR_MODELS if (m := committed_method(name, scale)) is not None)
     return out
+
+
+def committed_method(name: str, scale: int) -> Optional[tuple]:
+    """``(model, guide_mode, source)`` of the committed weights of ``name`` at ``scale``, ``None`` without them;
+    the source names the file and the first digits of its tensors' digest (files get replaced over time)."""
+    path = pretrained_path(name, scale)
+    if not path.is_file():
+        return None
+    digest = tensors_digest(read_weights(path)[0])[:10]
+    return load_pretrained(name, scale), TRAINABLE[name][2], f"mmsr/weights/{path.name}@{digest}"
 
 
 def run_method(run_dir) -> tuple:
