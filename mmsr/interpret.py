@@ -64,3 +64,33 @@ def state_statistics(net, lr: torch.Tensor, guide: torch.Tensor, region: Optiona
     return [{"step": t + 1, "lr_zero": float((l == 0).float().mean()), "guide_zero": guide_zero,
              **{f"hr_{k}": v for k, v in outcome_fractions(h, z, region).items()}}
             for t, (l, h) in enumerate(zip(ls, hs))]
+
+
+@torch.no_grad()
+def acsc_iteration_gain(acsc, size=(32, 32), iters: int = 100, seed: int = 0) -> float:
+    """The largest factor by which one stage of an :class:`~mmsr.models.acsc.ACSC` encoder can enlarge a code map,
+    before its threshold: the operator norm of ``S(a) = a - C^T(E a)`` on ``(k, *size)`` maps (zero padding, as
+    the encoder computes it), by power iteration on ``S^T S``. ``S^T`` is the same map with ``C`` and ``E``
+    swapped.
+
+    For an encoder made by :meth:`~mmsr.models.acsc.ACSC.from_dictionary` (``C = D / L``, ``E = D``), ``S`` is
+    ``I - D^T D / L``, whose eigenvalues lie in [0, 1]: the gain is at most 1 and the stages are ISTA's. A learned
+    encoder is free to leave that range; a gain well above 1 compounds over the stages and lets the codes grow
+    without bound, which chapter 7 meets in LMCSC trained on CAVE (issue #10)."""
+    from .ops.operators import conv2d_few_outputs, conv_adjoint
+
+    k = acsc.W.shape[1]
+    pad = acsc.pad
+
+    def apply(a, first, second):   # a - first^T (second a)
+        return a - conv_adjoint(conv2d_few_outputs(a, second, pad), first, pad)
+
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.randn(1, k, *size, generator=gen, dtype=acsc.W.dtype).to(acsc.W.device)
+    norm = torch.zeros(())
+    for _ in range(iters):
+        a = a / a.norm()
+        b = apply(apply(a, acsc.C, acsc.E), acsc.E, acsc.C)
+        norm = (a * b).sum()
+        a = b
+    return float(norm.clamp_min(0).sqrt())

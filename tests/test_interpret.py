@@ -1,11 +1,15 @@
-"""Interpretability helpers (mmsr.interpret): LeSITA outcome counts and the disagreement map."""
+"""Interpretability helpers (mmsr.interpret): LeSITA outcome counts, the disagreement map and the gain of an ACSC
+stage."""
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from mmsr.interpret import disagreement_map, outcome_fractions, state_statistics
+from mmsr.interpret import acsc_iteration_gain, disagreement_map, outcome_fractions, state_statistics
+from mmsr.models.acsc import ACSC
 from mmsr.models.recurrent import RecurrentCoupledNet
 from mmsr.ops import lesita
+from mmsr.ops.operators import conv_adjoint
 
 
 def test_outcome_fractions_count_each_lesita_case_exactly():
@@ -60,3 +64,33 @@ def test_state_statistics_per_step_match_the_states():
     for a, b in zip(state_statistics(net, lr, guide, everywhere), stats):
         assert a == pytest.approx(b)
     assert any(s["hr_copies_guide"] > 0 for s in stats)   # the case being counted does occur
+
+
+def _dense(op, shape):
+    """The matrix of the linear map ``op`` on tensors of ``shape``, column by column."""
+    n = int(torch.tensor(shape).prod())
+    cols = [op(torch.eye(n, dtype=torch.float64)[i].view(shape)).reshape(-1) for i in range(n)]
+    return torch.stack(cols, 1)
+
+
+def test_acsc_iteration_gain_is_the_operator_norm_of_one_stage():
+    torch.manual_seed(0)
+    enc = ACSC(3, 4, 3, 3, std=0.3).double()   # a learned-looking encoder: random C and E, gain > 1
+    shape = (1, 4, 5, 6)
+
+    def stage(a):
+        return a - conv_adjoint(F.conv2d(a, enc.E, padding=1), enc.C, 1)
+    exact = torch.linalg.matrix_norm(_dense(stage, shape), ord=2).item()
+    assert exact > 1.0
+    assert acsc_iteration_gain(enc, size=(5, 6), iters=300) == pytest.approx(exact, rel=1e-4)
+
+
+def test_acsc_iteration_gain_is_at_most_one_for_ista_and_grows_with_a_scaled_c():
+    torch.manual_seed(1)
+    filters = torch.randn(1, 8, 5, 5, dtype=torch.float64)
+    enc = ACSC.from_dictionary(filters, lam=0.1, layers=3, image_size=(16, 16))
+    gain = acsc_iteration_gain(enc, size=(16, 16), iters=200)
+    assert 0.9 < gain <= 1.0 + 1e-6
+    with torch.no_grad():
+        enc.C.mul_(4.0)   # four times ISTA's step: I - 4 D^T D / L has eigenvalues down to -3
+    assert acsc_iteration_gain(enc, size=(16, 16), iters=200) > 2.5
