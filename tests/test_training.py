@@ -320,3 +320,17 @@ def test_init_from_another_scale_keeps_scale_shaped_tensors_initialised(tmp_path
     with pytest.raises(CheckpointMismatchError, match="different model"):
         main(["recurrent", "--scale", "8", "--mode", "smoke", "--out", str(tmp_path / "c"), "--no-progress",
               "--set", "atoms=12", "--init-from", str(w4)])
+
+
+def test_a_recipes_gradient_clip_reaches_the_trainer(tmp_path):
+    """LMCSC on CAVE clips gradients (its colour guide encoder blew up without, issue #10); the NIR LMCSC does not,
+    and an override reaches the run's record too."""
+    from mmsr.recipes import train_model
+
+    cave = train_model("lmcsc_cave", 2, "smoke", out_dir=tmp_path / "cave", progress=False, steps=2)
+    nir = train_model("lmcsc", 2, "smoke", out_dir=tmp_path / "nir", progress=False, steps=2)
+    train_model("lmcsc_cave", 2, "smoke", out_dir=tmp_path / "t", progress=False, steps=2, grad_clip=1e-3)
+    clips = [json.loads((tmp_path / d / "record.json").read_text())["config"]["grad_clip"] for d in ("cave", "nir", "t")]
+    assert clips == [0.02, None, 1e-3]
+    assert cave.model.encoder.mu.detach().mean().item() == pytest.approx(0.05, abs=0.01)
+    assert nir.model.encoder.mu.detach().mean().item() == pytest.approx(0.01, abs=0.01)
