@@ -76,8 +76,12 @@ def acsc_iteration_gain(acsc, size=(32, 32), iters: int = 100, seed: int = 0) ->
     For an encoder made by :meth:`~mmsr.models.acsc.ACSC.from_dictionary` (``C = D / L``, ``E = D``), ``S`` is
     ``I - D^T D / L``, whose eigenvalues lie in [0, 1]: the gain is at most 1 and the stages are ISTA's. A learned
     encoder is free to leave that range; a gain well above 1 compounds over the stages and lets the codes grow
-    without bound, which chapter 7 meets in LMCSC trained on CAVE (issue #10)."""
+    without bound, which chapter 7 meets in LMCSC trained on CAVE (issue #10). A one-layer encoder has no such
+    stage (its codes are ``soft(W * y)``): refused."""
     from .ops.operators import conv2d_few_outputs, conv_adjoint
+
+    if acsc.layers < 2:
+        raise ValueError(f"a {acsc.layers}-layer ACSC has no stage after the first: no iteration gain to measure")
 
     k = acsc.W.shape[1]
     pad = acsc.pad

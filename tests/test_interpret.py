@@ -94,3 +94,5 @@ def test_acsc_iteration_gain_is_at_most_one_for_ista_and_grows_with_a_scaled_c()
     with torch.no_grad():
         enc.C.mul_(4.0)   # four times ISTA's step: I - 4 D^T D / L has eigenvalues down to -3
     assert acsc_iteration_gain(enc, size=(16, 16), iters=200) > 2.5
+    with pytest.raises(ValueError, match="no stage after the first"):
+        acsc_iteration_gain(ACSC(3, 4, 3, 1))
