@@ -169,3 +169,19 @@ def test_chapter4_acsc_helpers_train_and_count_matched_iterations():
     assert iterations_matched(-1e9, filters, test, 0.01, [1, 3], code_iters=80)["matched_by"] is None
     with pytest.raises(ValueError, match="larger than"):
         zero_mean_crops(images, 2, 50)
+
+
+def test_one_layer_acsc_has_no_unused_parameters_and_the_same_draws():
+    """A one-layer ACSC is soft(W * y): its C and E would never be used, so they are neither counted nor saved
+    (LMCSC on CAVE reported 9,600 parameters it did not use), yet they are still drawn, so seeded models around it
+    get the same initial weights whatever the depth."""
+    torch.manual_seed(0)
+    one, after_one = ACSC(3, 8, 5, 1), torch.randn(4)
+    torch.manual_seed(0)
+    three, after_three = ACSC(3, 8, 5, 3), torch.randn(4)
+    assert set(one.state_dict()) == {"W", "gamma"} and {"W", "C", "E", "gamma"} == set(three.state_dict())
+    assert torch.equal(one.W, three.W) and torch.equal(after_one, after_three)
+    y = torch.rand(1, 3, 9, 11)
+    # one layer is the first layer of three
+    assert torch.equal(one(y), three(y, return_all=True)[0])
+    assert ACSC.from_dictionary(torch.randn(1, 4, 3, 3), 0.1, layers=1).C is None

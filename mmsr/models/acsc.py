@@ -28,8 +28,12 @@ class ACSC(nn.Module):
             raise ValueError(f"kernel size must be odd (size-preserving zero padding), got {kernel}")
         self.layers, self.pad = layers, kernel // 2
         self.W = nn.Parameter(torch.randn(in_channels, atoms, kernel, kernel) * std)  # applied as D^T-like
-        self.C = nn.Parameter(torch.randn(in_channels, atoms, kernel, kernel) * std)
-        self.E = nn.Parameter(torch.randn(in_channels, atoms, kernel, kernel) * std)
+        C = torch.randn(in_channels, atoms, kernel, kernel) * std
+        E = torch.randn(in_channels, atoms, kernel, kernel) * std
+        # one layer is soft(W * y): C and E would never be used, so they are not parameters (not counted, not
+        # saved); they are drawn all the same, so a seeded model's other weights do not depend on the depth
+        self.C = nn.Parameter(C) if layers > 1 else None
+        self.E = nn.Parameter(E) if layers > 1 else None
         self.gamma = nn.Parameter(torch.full((1, atoms, 1, 1), float(gamma0)))
 
     @classmethod
@@ -40,8 +44,9 @@ class ACSC(nn.Module):
         L = ConvDictionary(filters).lipschitz(image_size)
         with torch.no_grad():
             net.W.copy_(filters / L)
-            net.C.copy_(filters / L)
-            net.E.copy_(filters)
+            if layers > 1:
+                net.C.copy_(filters / L)
+                net.E.copy_(filters)
             net.gamma.fill_(lam / L)
         return net
 
