@@ -107,8 +107,8 @@ LMCSC_SETTINGS = {
 
 #: LMCSC on CAVE (RGB guide, issue #10): :data:`LMCSC_SETTINGS` with a one-stage guide encoder (``guide_layers
 #: = 1``: the guide's codes are ``soft(W * guide)``, the first step of its convolutional LISTA). With three stages
-#: the colour guide encoder learned stages that enlarge codes 20-30x (:func:`mmsr.interpret.acsc_iteration_gain`;
-#: the NIR models' stages: 4-8x) in 2 of 3 seeded draws: guide codes of magnitude ~40-100, which LeSITA never
+#: the colour guide encoder learned stages that enlarge codes 23-33x (:func:`mmsr.interpret.acsc_iteration_gain`;
+#: other trained encoders' stages: 4-8x) in 2 of 3 seeded draws: guide codes of magnitude ~40-100, which LeSITA never
 #: copies, the guide is lost and the run ends level with single-image SRCNN. Measured on the CAVE validation scenes
 #: (never the test scenes), seed 1: three stages 31.2 dB after 400 steps (gain 27); one stage 40.5 after 450.
 #: Thresholds from 0.05 with gradients clipped to 0.02 delayed the blow-up but did not prevent it (seed 0: 41.0 dB
