@@ -215,9 +215,10 @@ def test_unknown_setting_is_refused():
         train_model("nope", 2, "smoke")
 
 
-def test_loss_setting_reaches_the_trainer_and_a_bad_one_is_refused_before_work(tmp_path):
-    """``--set loss=l1`` is a setting of every trainable model: it is recorded and changes the run (the same seed
-    under MSE ends elsewhere); an unknown loss is refused before the output folder exists."""
+def test_loss_and_amp_settings_reach_the_trainer_and_bad_ones_are_refused_before_work(tmp_path):
+    """``--set loss=l1`` and ``--set amp=False`` are settings of every trainable model: recorded, and the loss
+    changes the run (the same seed under MSE ends elsewhere); a bad value is refused before the output folder
+    exists."""
     from mmsr.recipes import train_model
     from mmsr.storage import read_weights, tensors_digest
 
@@ -229,7 +230,11 @@ def test_loss_setting_reaches_the_trainer_and_a_bad_one_is_refused_before_work(t
     assert digests["mse"] != digests["l1"]
     with pytest.raises(ValueError, match="unknown loss 'huber'"):
         train_model("srcnn", 2, "smoke", out_dir=tmp_path / "bad", progress=False, loss="huber")
+    with pytest.raises(ValueError, match="amp is True or False"):
+        train_model("srcnn", 2, "smoke", out_dir=tmp_path / "bad", progress=False, amp="yes")
     assert not (tmp_path / "bad").exists()
+    res = train_model("srcnn", 2, "smoke", out_dir=tmp_path / "fp32", progress=False, steps=1, amp=False)
+    assert res.record["config"]["amp"] is False and res.record["meta"]["settings"]["amp"] is False
 
 
 def test_training_under_another_degradation_is_recorded_and_used_for_validation(tmp_path):
