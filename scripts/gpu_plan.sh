@@ -29,7 +29,7 @@
 #            (or, where the upload limit leaves no room for those: python -m mmsr.data.pack nir-train gpu_data)
 #   MODE     run mode (default full; smoke for the CPU end-to-end test);  BUDGET seconds of work (default 480)
 #   SPRINT, SPRINT_SECONDS, PROBE_MODE   the sprint's runs (MODEL-xS or MODEL-xS-seedN), training seconds per run,
-#            probe mode (default);  SPRINT_SET  extra options for every sprint run, e.g. "--set lr=5e-4" (they
+#            probe mode (default);  SPRINT_SET  extra options for every sprint run, e.g. "--set amp=False" (they
 #            come after the fitted schedule, so "--set steps=N --set 'milestones=(a, b)'" replays a schedule);
 #            SPRINT_CHECKS=0  skips tests/test_cuda.py and the probe (~50 s: for a second call on the same machine)
 #   SEEDS    cmsr-table1 seeds (default "0 1 2")

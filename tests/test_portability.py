@@ -142,12 +142,13 @@ def test_gpu_plan_end_to_end_in_smoke_mode(tmp_path):
 def test_gpu_plan_sprint_trains_the_calibrated_steps_and_skips_what_does_not_fit(tmp_path):
     embedded_pack(tmp_path / "data")
     r, _ = _plan("sprint", tmp_path, {"SPRINT": "lmcsc-x2-seed1", "SPRINT_SECONDS": "4", "BUDGET": "200",
-                                      "PROBE_MODE": "smoke", "SPRINT_SET": "--set lr=5e-4"})
+                                      "PROBE_MODE": "smoke", "SPRINT_SET": "--set lr=5e-4 --set amp=False"})
     out = r.stdout + r.stderr
     with tarfile.open(tmp_path / "out" / "lmcsc-x2-seed1.tar.gz") as tar:
         record = json.load(tar.extractfile("lmcsc_x2_seed1_sprint/record.json"))
         calibration = json.load(tar.extractfile("lmcsc_x2_seed1_sprint/calibration_record.json"))
     assert record["config"]["seed"] == calibration["config"]["seed"] == 1 and record["config"]["lr"] == 5e-4
+    assert record["config"]["amp"] is False   # float32 asked for reaches the trainer
     # the run's length is the calibrated speed's share of the seconds asked for
     assert calibration["steps"] == 60
     assert record["steps"] == int(4 / (calibration["train_seconds"] / 60)), out
