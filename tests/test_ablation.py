@@ -147,3 +147,31 @@ def test_committed_x8_forms_differ_only_in_the_form_and_load_as_what_they_are():
     for (label, folder), kind in zip(ablation.X8_FORMS.items(), (RecurrentCoupledNet, RecurrentCascade)):
         assert recs[label]["meta"]["scale"] == 8 and recs[label]["meta"]["data"].startswith("cave"), label
         assert type(run_method(WEIGHTS_DIR / "experiments" / folder)[0]) is kind, label
+
+
+def test_the_x2_recipe_ablation_changes_one_training_choice_and_reads_the_committed_records():
+    """Chapter 7's x2 ablation: each run differs from the committed x2 recipe in one setting (the loss counts)
+    or only in its seed; the committed records present pass the table's check, and a run filed under the wrong
+    variant -- an MSE run under "l1" -- is refused."""
+    from mmsr.recipes import TRAINING_SETTINGS
+
+    known = set(RECURRENT_SETTINGS["default"]) | set(TRAINING_SETTINGS)
+    assert set(ablation.X2_BASE) <= known
+    for name, (seed, change, what, rel) in ablation.X2_RECIPE.items():
+        assert set(change) <= known and all(ablation.X2_BASE[k] != v for k, v in change.items()), name
+        assert (len(change) == 1) != (name in ablation.X2_REPLICATES), name
+        assert what and rel.endswith(".json")
+    recs = ablation.read_x2_runs()
+    assert {"recipe", "recipe_s1", "recipe_s2", "l1"} <= set(recs)
+    committed = recs["recipe"]["meta"]["settings"]
+    assert all(_norm_json(committed[k]) == _norm_json(v) for k, v in ablation.X2_BASE.items() if k in committed)
+    header, rows = ablation.ablation_rows(recs, ablation.X2_RECIPE, ablation.X2_BASE, ablation.X2_REPLICATES)
+    assert [r[0] for r in rows] == list(recs)
+    wrong = copy.deepcopy(recs)
+    wrong["l1"]["config"]["loss"] = "mse"
+    with pytest.raises(ValueError, match="other settings"):
+        ablation.ablation_rows(wrong, ablation.X2_RECIPE, ablation.X2_BASE, ablation.X2_REPLICATES)
+
+
+def _norm_json(v):
+    return list(v) if isinstance(v, (list, tuple)) else v
