@@ -164,10 +164,14 @@ X2_RECIPE = {
                "experiments/recurrent_x2_lr5e-4/record.json"),
     "atoms64": (0, {"atoms": 64}, "64 atoms instead of 32", "experiments/recurrent_x2_atoms64/record.json"),
     "steps4": (0, {"rnn_steps": 4}, "T = 4 steps instead of 3", "experiments/recurrent_x2_steps4/record.json"),
+    "patch64": (0, {"patch_size": 64}, "patches of 64 pixels instead of 48 (1.8 times the pixels per step)",
+                "experiments/recurrent_x2_patch64/record.json"),
+    "updown_subpixel": (0, {"updown": "subpixel"}, "sub-pixel Up / Down (level with the learned ones at x4, 500 "
+                        "steps)", "experiments/recurrent_x2_updown_subpixel/record.json"),
 }
 #: the settings every run of :data:`X2_RECIPE` shares, but for its change
 X2_BASE = {"atoms": 32, "rnn_steps": 3, "patches": 20000, "patch_size": 48, "batch_size": 16, "steps": 3000,
-           "lr": 1e-3, "milestones": (2000, 2600), "loss": "mse"}
+           "lr": 1e-3, "milestones": (2000, 2600), "loss": "mse", "updown": "learned"}
 X2_REPLICATES = ("recipe", "recipe_s1", "recipe_s2")
 
 
