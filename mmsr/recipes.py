@@ -332,7 +332,8 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     root) with the settings of ``mode``.
 
     Validation: mean PSNR on the ``val`` split (training images held out; never the test images).
-    ``overrides`` replace entries of the mode's settings (e.g. ``steps=50``). ``degradation``: how training and
+    ``overrides`` replace entries of the mode's settings (e.g. ``steps=50``) or set one of
+    :data:`TRAINING_SETTINGS` (``loss``, ``amp``). ``degradation``: how training and
     validation LR inputs are made (ours: ``"bicubic"``; others for protocol calibration, chapter 1b; recorded in
     the run's record). ``guide_augment``: the share of training patches whose guide is made to disagree with the
     target (:func:`mmsr.data.patches.disagreeing_guide`; 0 = none; recorded). ``landscape_share``: with
