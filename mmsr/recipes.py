@@ -18,8 +18,7 @@ from .evaluate import evaluate, mean_row
 from .models import DJF, GuidedFilterUpsampler, SRCNN
 from .runtime import get_mode, seed_everything
 from .storage import KEEP_CHECKPOINTS, RunLock, preflight
-from .training import (LOSSES, TrainConfig, Trainer, TrainResult, load_weights, load_weights_across_scales,
-                       patch_batches)
+from .training import TrainConfig, Trainer, TrainResult, load_weights, load_weights_across_scales, patch_batches
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -362,10 +361,7 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)} for {name}; known: {sorted(settings[mode])} and "
                          f"{sorted(TRAINING_SETTINGS)}")
-    if "loss" in overrides and overrides["loss"] not in LOSSES:
-        raise ValueError(f"unknown loss {overrides['loss']!r}; expected one of {LOSSES}")
-    if "amp" in overrides and not isinstance(overrides["amp"], bool):
-        raise ValueError(f"amp is True or False, got {overrides['amp']!r}")
+    TrainConfig(**{k: overrides[k] for k in TRAINING_SETTINGS if k in overrides})   # a bad value: refused now
     s = {**settings[mode], **overrides}
     guide_mode = guide_mode_of(name, s)  # a bad choice is refused before any work
     deadline = None if time_budget is None else time.monotonic() + float(time_budget)  # counts data loading too
@@ -425,8 +421,8 @@ def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, d
             generator_init = f"mmsr/weights/{init.name}"
     cfg = TrainConfig(steps=s["steps"], batch_size=s["batch_size"], lr=s["lr"], lr_milestones=s["milestones"],
                       val_every=s["val_every"], ckpt_every=s["ckpt_every"], seed=seed, progress=progress,
-                      adversarial_weight=float(s.get("adversarial_weight", 0.0)), loss=s.get("loss", "mse"),
-                      amp=s.get("amp", True))
+                      adversarial_weight=float(s.get("adversarial_weight", 0.0)),
+                      **{k: s.get(k, v) for k, v in TRAINING_SETTINGS.items()})
 
     def validate(m):
         extra = m.monitor() if hasattr(m, "monitor") else {}

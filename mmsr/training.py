@@ -65,6 +65,8 @@ class TrainConfig:
             raise ValueError(f"steps must be >= 0 and batch_size >= 1, got {self.steps}, {self.batch_size}")
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; expected one of {LOSSES}")
+        if not isinstance(self.amp, bool):
+            raise ValueError(f"amp is True or False, got {self.amp!r}")
         if self.adversarial_weight < 0:
             raise ValueError(f"adversarial_weight must be >= 0, got {self.adversarial_weight}")
         self.lr_milestones = tuple(int(m) for m in self.lr_milestones)

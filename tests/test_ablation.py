@@ -164,14 +164,11 @@ def test_the_x2_recipe_ablation_changes_one_training_choice_and_reads_the_commit
     recs = ablation.read_x2_runs()
     assert {"recipe", "recipe_s1", "recipe_s2", "l1"} <= set(recs)
     committed = recs["recipe"]["meta"]["settings"]
-    assert all(_norm_json(committed[k]) == _norm_json(v) for k, v in ablation.X2_BASE.items() if k in committed)
+    norm = ablation._norm
+    assert all(norm(committed[k]) == norm(v) for k, v in ablation.X2_BASE.items() if k in committed)
     header, rows = ablation.ablation_rows(recs, ablation.X2_RECIPE, ablation.X2_BASE, ablation.X2_REPLICATES)
     assert [r[0] for r in rows] == list(recs)
     wrong = copy.deepcopy(recs)
     wrong["l1"]["config"]["loss"] = "mse"
     with pytest.raises(ValueError, match="other settings"):
         ablation.ablation_rows(wrong, ablation.X2_RECIPE, ablation.X2_BASE, ablation.X2_REPLICATES)
-
-
-def _norm_json(v):
-    return list(v) if isinstance(v, (list, tuple)) else v
