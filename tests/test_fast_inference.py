@@ -165,3 +165,12 @@ def test_forward_times_warms_up_times_each_pass_without_autograd():
     assert time_forward(m, lr, guide, torch.device("cpu"), reps=2) >= 0 and m.calls == 7
     with pytest.raises(ValueError, match="reps must be"):
         forward_times(m, lr, guide, torch.device("cpu"), reps=0)
+
+
+def test_speed_default_models_are_those_with_weights_at_the_scale(monkeypatch):
+    timed = []
+    monkeypatch.setattr(speed, "time_model", lambda model, *a, **k: timed.append(type(model).__name__) or [0.1])
+    recs = speed.measure(scale=4, reps=1, out=None)
+    assert [r["model"] for r in recs] == list(speed.MODELS)   # every NIR model has x4 weights, VTSR* included
+    assert {"VTSRCNN"} <= set(timed)
+    assert "vtsrcnn" not in [r["model"] for r in speed.measure(scale=2, reps=1, out=None)]   # no x2 VTSR weights
