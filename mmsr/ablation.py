@@ -168,10 +168,16 @@ X2_RECIPE = {
                 "experiments/recurrent_x2_patch64/record.json"),
     "updown_subpixel": (0, {"updown": "subpixel"}, "sub-pixel Up / Down (level with the learned ones at x4, 500 "
                         "steps)", "experiments/recurrent_x2_updown_subpixel/record.json"),
+    "perstep": (0, {"shared": False}, "steps 2..T with their own filters and thresholds (16,464 parameters, the "
+                "same arithmetic)", "experiments/recurrent_x2_perstep/record.json"),
+    "guide5": (0, {"guide_layers": 5}, "the guide's ACSC unfolded over 5 iterations instead of 3 (tied filters: "
+               "no extra parameters)", "experiments/recurrent_x2_guide5/record.json"),
+    "guide5_s1": (1, {"guide_layers": 5}, "the same with seed 1", "experiments/recurrent_x2_guide5_seed1/record.json"),
 }
 #: the settings every run of :data:`X2_RECIPE` shares, but for its change
 X2_BASE = {"atoms": 32, "rnn_steps": 3, "patches": 20000, "patch_size": 48, "batch_size": 16, "steps": 3000,
-           "lr": 1e-3, "milestones": (2000, 2600), "loss": "mse", "updown": "learned"}
+           "lr": 1e-3, "milestones": (2000, 2600), "loss": "mse", "updown": "learned", "shared": True,
+           "guide_layers": 3}
 X2_REPLICATES = ("recipe", "recipe_s1", "recipe_s2")
 
 
