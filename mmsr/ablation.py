@@ -173,6 +173,8 @@ X2_RECIPE = {
     "guide5": (0, {"guide_layers": 5}, "the guide's ACSC unfolded over 5 iterations instead of 3 (tied filters: "
                "no extra parameters)", "experiments/recurrent_x2_guide5/record.json"),
     "guide5_s1": (1, {"guide_layers": 5}, "the same with seed 1", "experiments/recurrent_x2_guide5_seed1/record.json"),
+    "guide7": (0, {"guide_layers": 7}, "the guide's ACSC unfolded over 7 iterations",
+               "experiments/recurrent_x2_guide7/record.json"),
 }
 #: the settings every run of :data:`X2_RECIPE` shares, but for its change
 X2_BASE = {"atoms": 32, "rnn_steps": 3, "patches": 20000, "patch_size": 48, "batch_size": 16, "steps": 3000,
