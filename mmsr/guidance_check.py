@@ -356,6 +356,47 @@ def order_rows(checks: list) -> list:
     return rows
 
 
+def pair_standing(summ: dict, names: Sequence[str], reported: Sequence[float], set_name: str = "test") -> dict:
+    """A pair of a paper's columns, as reported and as computed here. ``names``: our two methods ``(a, b)`` in
+    :func:`summary` (seeds found as :func:`seed_means` finds them); ``reported``: the paper's averages of the same two
+    columns, under its protocol. Returns :func:`order_over_seeds`'s check of the order the paper reports (``better``
+    first) plus ``reported_gap`` and ``gap`` (both ``a - b``; ``gap`` on our means over seeds, ``None`` when either
+    side was not scored) and ``shift``: each method's mean over seeds minus its reported average. A shift mixes two
+    protocols; only the *difference* of the two shifts says something about the methods, and only as far as the
+    protocol moves both alike."""
+    if len(names) != 2 or len(reported) != 2:
+        raise ValueError(f"pair_standing wants two methods and their two reported averages, got {names}, {reported}")
+    a, b = names
+    reported_gap = float(reported[0]) - float(reported[1])
+    check = order_over_seeds(summ, [a, b] if reported_gap >= 0 else [b, a], set_name)[0]
+    out = {**check, "names": (a, b), "reported": tuple(map(float, reported)), "reported_gap": reported_gap,
+           "gap": None, "shift": None}
+    if check["gap"] is not None:
+        means = dict(zip((check["better"], check["worse"]), check["means"]))
+        out["gap"] = means[a] - means[b]
+        out["shift"] = (means[a] - out["reported"][0], means[b] - out["reported"][1])
+    return out
+
+
+STANDING_HEADER = ["pair (ours)", "reported gap (dB, paper's protocol)", "seeds", "computed gap (dB, ours)",
+                   "paper's order, computed", "ours - reported, each (dB, two protocols)"]
+
+
+def standing_rows(checks: Sequence[dict]) -> list:
+    """Table rows (:data:`STANDING_HEADER`) of :func:`pair_standing` checks."""
+    rows = []
+    for c in checks:
+        pair, seeds = " vs ".join(c["names"]), " / ".join(str(len(s)) for s in
+                                                            (c["seeds"] if c["better"] == c["names"][0]
+                                                             else c["seeds"][::-1]))
+        if c["gap"] is None:
+            rows.append([pair, f"{c['reported_gap']:+.2f}", seeds, "-", c["verdict"], "-"])
+        else:
+            rows.append([pair, f"{c['reported_gap']:+.2f}", seeds, f"{c['gap']:+.2f}", c["verdict"],
+                         f"{c['shift'][0]:+.2f} / {c['shift'][1]:+.2f}"])
+    return rows
+
+
 #: the book's bar for a guided model (issue #11): on landscapes it never saw, at least SRCNN's mean PSNR and above
 #: bicubic on at least 90 % of the images, while losing at most 0.2 dB on the test images against its reference
 BAR = {"gain_over_srcnn": 0.0, "share_above_bicubic": 0.9, "max_test_loss": 0.2}

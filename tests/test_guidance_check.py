@@ -308,3 +308,25 @@ def test_order_over_seeds_tells_every_seed_from_the_means_and_reversals():
     assert order_over_seeds(summ, ["d", "c"])[0]["verdict"] == "reversed on the means"
     rows = order_rows(checks)
     assert rows[0][:2] == ["a > b", "2 / 2"] and rows[0][3] == "+0.40" and rows[4][2:] == ["-", "-", "not scored"]
+
+
+def test_pair_standing_follows_the_reported_sign_and_keeps_the_pair_order():
+    from mmsr.guidance_check import pair_standing, standing_rows
+
+    t = lambda m: {"test": {"mean": m}}
+    summ = {"co": t(38.3), "co seed 1": t(38.4), "dj": t(38.9), "dj seed 1": t(38.7), "dj seed 2": t(38.8)}
+    # the paper puts the first above the second; ours has it below on every seed
+    c = pair_standing(summ, ("co", "dj"), (37.30, 36.03))
+    assert c["reported_gap"] == pytest.approx(1.27) and c["gap"] == pytest.approx(38.35 - 38.8)
+    assert c["verdict"] == "reversed on every seed" and (c["better"], c["worse"]) == ("co", "dj")
+    assert c["shift"] == pytest.approx((38.35 - 37.30, 38.8 - 36.03))
+    # the paper puts the second above the first (a negative reported gap): the check follows the paper's order,
+    # the gaps stay first-minus-second
+    c2 = pair_standing(summ, ("co", "dj"), (38.67, 39.28))
+    assert (c2["better"], c2["worse"]) == ("dj", "co") and c2["verdict"] == "holds on every seed"
+    assert c2["gap"] == pytest.approx(-0.45) and c2["reported_gap"] == pytest.approx(-0.61)
+    rows = standing_rows([c, c2, pair_standing(summ, ("co", "missing"), (1.0, 0.0))])
+    assert rows[0] == ["co vs dj", "+1.27", "2 / 3", "-0.45", "reversed on every seed", "+1.05 / +2.77"]
+    assert rows[1][2:4] == ["2 / 3", "-0.45"] and rows[2][3:] == ["-", "not scored", "-"]
+    with pytest.raises(ValueError, match="two methods"):
+        pair_standing(summ, ("co",), (1.0,))
