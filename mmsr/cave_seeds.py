@@ -73,6 +73,31 @@ def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] 
     return records
 
 
+#: the two forms of :class:`mmsr.models.detail_transfer.GuideDetailTransfer` as scored here (``--detail-transfer``)
+DETAIL_TRANSFER = {"detail transfer, fixed mix": False, "detail transfer, colour-dependent": True}
+
+
+def detail_transfer_methods(scale: int, root=None, split: str = "train-minus-val") -> dict:
+    """``name -> (model, "rgb", source)`` for both forms of the guide-detail-transfer probe, each fitted by least
+    squares on every pixel of the CAVE ``split`` (the training scenes the learned CAVE models were trained on;
+    never a test scene). The source names the split and the fitted coefficients."""
+    from .data.datasets import cave_pairs
+    from .evaluate import prepare_inputs
+    from .models.detail_transfer import GuideDetailTransfer
+
+    pairs, _ = cave_pairs(split, root)
+    examples = []
+    for p in pairs:
+        lr, g, hr = prepare_inputs(p, scale, "rgb")
+        examples.append((lr, g, torch.from_numpy(hr.astype("float64") / p.peak)))
+    out = {}
+    for name, colour in DETAIL_TRANSFER.items():
+        m = GuideDetailTransfer(scale, 3, colour=colour).fit(examples)
+        coef = ",".join(f"{c:.4g}" for c in m.coef.tolist())
+        out[name] = (m, "rgb", f"least squares on CAVE {split} ({len(pairs)} scenes): coef=[{coef}]")
+    return out
+
+
 def latest(records: Sequence[dict]) -> list[dict]:
     """The last record of each (method, set, scene): a method re-scored with new weights replaces its old rows."""
     return list({(r["method"], r["set"], r["image"]): r for r in records}.values())
@@ -85,6 +110,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--run", action="append", default=[], metavar="NAME=DIR", help="also score a run folder")
     ap.add_argument("--only-runs", action="store_true", help="score only the --run folders (and bicubic)")
+    ap.add_argument("--detail-transfer", action="store_true",
+                    help="also fit and score the guide-detail-transfer probe, both forms (mmsr.models.detail_transfer)")
     a = ap.parse_args(argv)
     runs = [item.partition("=") for item in a.run]
     bad = [item for item, (name, _, folder) in zip(a.run, runs) if not name or not folder]
@@ -95,6 +122,8 @@ def main(argv=None) -> int:
     methods = committed_methods(a.scale, () if a.only_runs else CAVE_MODELS)
     for name, _, folder in runs:
         methods[name] = run_method(folder)
+    if a.detail_transfer:
+        methods.update(detail_transfer_methods(a.scale, a.root))
     recs = run(a.scale, a.root, a.out, methods)
     print(json.dumps(summary(latest(recs), a.scale), indent=1))
     return 0

@@ -82,3 +82,20 @@ def test_the_committed_cave_models_are_the_recipes_trained_on_cave():
 
     assert {"lmcsc_cave", "recurrent_cave", "djf_cave"} <= set(cave_seeds.CAVE_MODELS)
     assert all(TRAINABLE[n][3] == "cave" for n in cave_seeds.CAVE_MODELS) and "lmcsc" not in cave_seeds.CAVE_MODELS
+
+
+def test_detail_transfer_is_fitted_on_the_training_split_only(monkeypatch):
+    import mmsr.data.datasets as datasets
+
+    asked = []
+
+    def fake_pairs(split, root=None):
+        asked.append(split)
+        return _fake_scenes(("balloons", "cd", "clay")), "fake"
+
+    monkeypatch.setattr(datasets, "cave_pairs", fake_pairs)
+    methods = cave_seeds.detail_transfer_methods(4)
+    assert asked == ["train-minus-val"] and list(methods) == list(cave_seeds.DETAIL_TRANSFER)
+    fixed, colour = (methods[n][0] for n in cave_seeds.DETAIL_TRANSFER)
+    assert fixed.coef.numel() == 3 and colour.coef.numel() == 12 and fixed.coef.abs().sum() > 0
+    assert all(gm == "rgb" and "train-minus-val (3 scenes): coef=[" in src for _, gm, src in methods.values())

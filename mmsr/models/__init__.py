@@ -7,6 +7,7 @@ single-image models accept and ignore the guide.
 from .guided_filter import GuidedFilterUpsampler, box_filter, guided_filter, guided_upsample
 from .acsc import ACSC
 from .coista import CoISTA
+from .detail_transfer import GuideDetailTransfer
 from .cscn import CSCN
 from .djf import DJF
 from .lista import LISTA
@@ -16,7 +17,7 @@ from .srcnn import SRCNN
 from .srfbn import SRFBN
 from .vtsr import VTSRCNN, VTSRDiscriminator
 
-__all__ = ["SRCNN", "SRFBN", "VTSRCNN", "VTSRDiscriminator", "CoISTA", "CSCN", "DJF", "LMCSCNet", "RecurrentCoupledNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "guided_upsample", "box_filter", "build_model", "MODELS"]
+__all__ = ["SRCNN", "SRFBN", "VTSRCNN", "VTSRDiscriminator", "CoISTA", "GuideDetailTransfer", "CSCN", "DJF", "LMCSCNet", "RecurrentCoupledNet", "LMCSCEncoder", "ACSC", "LISTA", "GuidedFilterUpsampler", "guided_filter", "guided_upsample", "box_filter", "build_model", "MODELS"]
 
 MODELS = {"srcnn": SRCNN, "srfbn": SRFBN, "vtsrcnn": VTSRCNN, "coista": CoISTA, "cscn": CSCN, "djf": DJF, "lmcsc": LMCSCNet, "recurrent": RecurrentCoupledNet, "guided_filter": GuidedFilterUpsampler}
 
