@@ -121,6 +121,8 @@ def seed_runs(name: str, folder: str, committed: Optional[Path] = None, seeds: I
 #: (1e-3) is left out: two of its three seeds failed (chapter 5's seed section).
 NIR_SEED_RUNS = {
     2: {"SRCNN": ("srcnn", "srcnn_x2", "srcnn_x2"), "CoISTA": ("coista", "coista_x2", "coista_x2"),
+        "CoISTA, 2,100 steps": ("coista 2100 steps", "coista_x2_2100steps", None),
+        "CoISTA, 4,800 steps": ("coista 4800 steps", "coista_x2_4800steps", None),
         "DJF, lr 2e-4, 2,400 steps": ("djf lr 2e-4", "djf_x2_lr2e-4", None),
         "DJF, lr 2e-4, 4,800 steps": ("djf lr 2e-4 4800 steps", "djf_x2_lr2e-4_4800steps", None),
         "LMCSC, 3,300 steps": ("lmcsc", "lmcsc_x2", "lmcsc_x2"),
@@ -132,7 +134,7 @@ NIR_SEED_RUNS = {
         "LMCSC": ("lmcsc", "lmcsc_x4", "lmcsc_x4"), "recurrent": ("recurrent", "recurrent_x4", "recurrent_x4")},
 }
 #: one colour per model at both scales (the longer runs of a model in a second colour)
-NIR_COLORS = {"SRCNN": "C0", "CoISTA": "C1", "DJF, lr 2e-4, 2,400 steps": "C2", "DJF, 1,500 steps": "C2",
+NIR_COLORS = {"SRCNN": "C0", "CoISTA": "C1", "CoISTA, 2,100 steps": "C8", "CoISTA, 4,800 steps": "C9", "DJF, lr 2e-4, 2,400 steps": "C2", "DJF, 1,500 steps": "C2",
               "DJF, lr 2e-4, 4,800 steps": "C3", "DJF, 4,500 steps": "C3", "LMCSC, 3,300 steps": "C4",
               "LMCSC": "C4", "LMCSC, 4,000 steps": "C5", "recurrent": "C6"}
 

@@ -373,6 +373,7 @@ def equal_cost_panels(rows: Sequence[dict], scale: int, colors: Optional[dict] =
     for ax in axes[::-1]:
         for h, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, h)
-    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=2, fontsize=10)
-    fig.tight_layout(rect=(0, 0.2, 1, 1))
+    ncol = 2 if len(legend) <= 8 else 3
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=ncol, fontsize=10)
+    fig.tight_layout(rect=(0, 0.04 * -(-len(legend) // ncol) + 0.04, 1, 1))
     return fig

@@ -135,7 +135,8 @@ def test_seed_runs_follow_the_naming_of_the_seed_runs(tmp_path):
 
 def test_nir_seed_runs_name_existing_records_and_the_panels_draw_them(tmp_path):
     runs = budget.nir_seed_runs(4)
-    assert set(runs) == set(budget.NIR_SEED_RUNS[4]) and set(budget.NIR_SEED_RUNS[4]) <= set(budget.NIR_COLORS)
+    assert set(runs) == set(budget.NIR_SEED_RUNS[4])
+    assert all(set(budget.NIR_SEED_RUNS[s]) <= set(budget.NIR_COLORS) for s in budget.NIR_SEED_RUNS)
     assert [n for n, _ in runs["recurrent"]] == ["recurrent", "recurrent seed 1", "recurrent seed 2"]
     assert all(p.is_file() for seeds in runs.values() for _, p in seeds)
     with pytest.raises(ValueError, match="no NIR seed runs at x3"):
@@ -150,6 +151,10 @@ def test_nir_seed_runs_name_existing_records_and_the_panels_draw_them(tmp_path):
     assert len(land_ax.collections) == 2 and "SRCNN" in test_ax.get_title()
     assert [t.get_text()[:5] for t in fig.legends[0].get_texts()] == ["SRCNN", "LMCSC"]
     assert matplotlib.colors.same_color(land_ax.collections[1].get_facecolor()[0], budget.NIR_COLORS["LMCSC"])
+    # nine groups (x2): the legend takes three columns, and every group is in it
+    many = [{**rows[1], "group": g, "name": g} for g in budget.NIR_SEED_RUNS[2]]
+    fig = plot.equal_cost_panels(many, 2, budget.NIR_COLORS)
+    assert len(fig.legends[0].get_texts()) == len(budget.NIR_SEED_RUNS[2]) == 9 and fig.legends[0]._ncols == 3
     matplotlib.pyplot.close("all")
 
 
