@@ -129,12 +129,14 @@ NIR_SEED_RUNS = {
         "LMCSC, 4,000 steps": ("lmcsc 4000 steps", "lmcsc_x2_4000steps", None),
         "recurrent": ("recurrent", "recurrent_x2", "recurrent_x2")},
     4: {"SRCNN": ("srcnn", "srcnn_x4", "srcnn_x4"), "CoISTA": ("coista", "coista_x4", "coista_x4"),
+        "CoISTA, 2,100 steps": ("coista 2100 steps", "coista_x4_2100steps", None),
         "DJF, 1,500 steps": ("djf", "djf_x4", "djf_x4"),
         "DJF, 4,500 steps": ("djf 4500 steps", "djf_x4_4500steps", None),
         "LMCSC": ("lmcsc", "lmcsc_x4", "lmcsc_x4"), "recurrent": ("recurrent", "recurrent_x4", "recurrent_x4")},
 }
-#: one colour per model at both scales (the longer runs of a model in a second colour)
-NIR_COLORS = {"SRCNN": "C0", "CoISTA": "C1", "CoISTA, 2,100 steps": "C8", "CoISTA, 4,800 steps": "C9", "DJF, lr 2e-4, 2,400 steps": "C2", "DJF, 1,500 steps": "C2",
+#: one colour per model at both scales (the longer runs of a model in other colours)
+NIR_COLORS = {"SRCNN": "C0", "CoISTA": "C1", "CoISTA, 2,100 steps": "C8", "CoISTA, 4,800 steps": "C9",
+              "DJF, lr 2e-4, 2,400 steps": "C2", "DJF, 1,500 steps": "C2",
               "DJF, lr 2e-4, 4,800 steps": "C3", "DJF, 4,500 steps": "C3", "LMCSC, 3,300 steps": "C4",
               "LMCSC": "C4", "LMCSC, 4,000 steps": "C5", "recurrent": "C6"}
 
