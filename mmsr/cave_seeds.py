@@ -1,11 +1,13 @@
 """Seeds on CAVE: the CAVE-trained models scored image by image on the CAVE test scenes.
 
     python -m mmsr.cave_seeds --scale 4 --root ../shared/data [--run "recurrent_cave seed 1=runs/x/DIR" ...]
+                              [--detail-transfer]
 
 The multispectral table of the coupled-priors paper (640 nm band, RGB guide) is computed in chapter 7 from one
 seed per model -- the committed weights. This scores bicubic, the committed CAVE weights (seed 0) and any training
 run folder given with ``--run NAME=DIR`` (its weights file as written by :mod:`mmsr.train`) on the CAVE test scenes:
-the 7 of the paper's table and ``cloth``. One JSON line per (method, scene) with provenance is appended to
+the 7 of the paper's table and ``cloth``; ``--detail-transfer`` adds the closed-form probe of
+:mod:`mmsr.models.detail_transfer`, fitted on the training scenes (:func:`detail_transfer_methods`). One JSON line per (method, scene) with provenance is appended to
 ``results/cave/seeds_x<S>.jsonl`` (resumable: what is there is not scored again). The records have the shape of
 :mod:`mmsr.guidance_check`'s, set ``"test"``, so its :func:`~mmsr.guidance_check.summary`,
 :func:`~mmsr.guidance_check.seed_spread` and :func:`~mmsr.guidance_check.order_over_seeds` read them; a run scored
