@@ -22,13 +22,14 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+import numpy as np
 import torch
 
 from .data.datasets import load_cave
 from .evaluate import Bicubic, evaluate
 from .guidance_check import committed_method, run_method, summary
 from .recipes import TRAINABLE
-from .reproduce import PROTOCOL_HERE_CAVE
+from .reproduce import CAVE_TABLE_NAMES, PROTOCOL_HERE_CAVE
 from .zeroshot_experiments import _append, _done, _provenance, read_records
 
 DEFAULT_OUT = Path("results") / "cave"
@@ -98,6 +99,15 @@ def detail_transfer_methods(scale: int, root=None, split: str = "train-minus-val
         coef = ",".join(f"{c:.4g}" for c in m.coef.tolist())
         out[name] = (m, "rgb", f"least squares on CAVE {split} ({len(pairs)} scenes): coef=[{coef}]")
     return out
+
+
+def scene_rows(records: Sequence[dict], methods: dict, scenes: Sequence[str] = tuple(CAVE_TABLE_NAMES)) -> list:
+    """Table rows ``[label, PSNR per scene..., mean]`` (two decimals) for each method of ``methods`` (name in the
+    records -> row label) scored on every one of ``scenes`` (default: the paper's 7; methods missing a scene are
+    left out); the last record of each (method, scene) counts."""
+    psnr = {(r["method"], r["image"]): r["psnr"] for r in latest(records)}
+    return [[label] + [f"{psnr[(m, sc)]:.2f}" for sc in scenes] + [f"{np.mean([psnr[(m, sc)] for sc in scenes]):.2f}"]
+            for m, label in methods.items() if all((m, sc) in psnr for sc in scenes)]
 
 
 def latest(records: Sequence[dict]) -> list[dict]:

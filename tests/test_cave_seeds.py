@@ -99,3 +99,12 @@ def test_detail_transfer_is_fitted_on_the_training_split_only(monkeypatch):
     fixed, colour = (methods[n][0] for n in cave_seeds.DETAIL_TRANSFER)
     assert fixed.coef.numel() == 3 and colour.coef.numel() == 12 and fixed.coef.abs().sum() > 0
     assert all(gm == "rgb" and "train-minus-val (3 scenes): coef=[" in src for _, gm, src in methods.values())
+
+
+def test_scene_rows_keep_the_latest_record_and_leave_out_incomplete_methods():
+    rec = lambda m, im, v: {"method": m, "set": "test", "image": im, "psnr": v}
+    recs = [rec("a", "x", 30.0), rec("a", "y", 32.0), rec("a", "x", 31.0),   # a re-scored on x: 31 counts
+            rec("b", "x", 40.0)]                                              # b misses y
+    rows = cave_seeds.scene_rows(recs, {"a": "A", "b": "B"}, scenes=("x", "y"))
+    assert rows == [["A", "31.00", "32.00", "31.50"]]
+    assert len(cave_seeds.scene_rows(recs, {"a": "A"})) == 0   # the default scenes are the paper's 7
