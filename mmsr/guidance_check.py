@@ -378,7 +378,7 @@ def pair_standing(summ: dict, names: Sequence[str], reported: Sequence[float], s
     return out
 
 
-STANDING_HEADER = ["pair (ours)", "reported gap (dB, paper's protocol)", "seeds", "computed gap (dB, ours)",
+STANDING_HEADER = ["pair (ours)", "reported gap (dB, paper's protocol)", "seeds (ours)", "computed gap (dB, ours)",
                    "paper's order, computed", "ours - reported, each (dB, two protocols)"]
 
 
