@@ -360,8 +360,8 @@ def pair_standing(summ: dict, names: Sequence[str], reported: Sequence[float], s
     """A pair of a paper's columns, as reported and as computed here. ``names``: our two methods ``(a, b)`` in
     :func:`summary` (seeds found as :func:`seed_means` finds them); ``reported``: the paper's averages of the same two
     columns, under its protocol. Returns :func:`order_over_seeds`'s check of the order the paper reports (``better``
-    first) plus ``reported_gap`` and ``gap`` (both ``a - b``; ``gap`` on our means over seeds, ``None`` when either
-    side was not scored) and ``shift``: each method's mean over seeds minus its reported average. A shift mixes two
+    first; ``seeds`` here in the order of ``names``) plus ``reported_gap`` and ``gap`` (both ``a - b``; ``gap`` on
+    our means over seeds, ``None`` when either side was not scored) and ``shift``: each method's mean over seeds minus its reported average. A shift mixes two
     protocols; only the *difference* of the two shifts says something about the methods, and only as far as the
     protocol moves both alike."""
     if len(names) != 2 or len(reported) != 2:
@@ -369,8 +369,9 @@ def pair_standing(summ: dict, names: Sequence[str], reported: Sequence[float], s
     a, b = names
     reported_gap = float(reported[0]) - float(reported[1])
     check = order_over_seeds(summ, [a, b] if reported_gap >= 0 else [b, a], set_name)[0]
-    out = {**check, "names": (a, b), "reported": tuple(map(float, reported)), "reported_gap": reported_gap,
-           "gap": None, "shift": None}
+    seeds = check["seeds"] if check["better"] == a else check["seeds"][::-1]
+    out = {**check, "names": (a, b), "seeds": seeds, "reported": tuple(map(float, reported)),
+           "reported_gap": reported_gap, "gap": None, "shift": None}
     if check["gap"] is not None:
         means = dict(zip((check["better"], check["worse"]), check["means"]))
         out["gap"] = means[a] - means[b]
@@ -386,9 +387,7 @@ def standing_rows(checks: Sequence[dict]) -> list:
     """Table rows (:data:`STANDING_HEADER`) of :func:`pair_standing` checks."""
     rows = []
     for c in checks:
-        pair, seeds = " vs ".join(c["names"]), " / ".join(str(len(s)) for s in
-                                                            (c["seeds"] if c["better"] == c["names"][0]
-                                                             else c["seeds"][::-1]))
+        pair, seeds = " vs ".join(c["names"]), " / ".join(str(len(s)) for s in c["seeds"])
         if c["gap"] is None:
             rows.append([pair, f"{c['reported_gap']:+.2f}", seeds, "-", c["verdict"], "-"])
         else:

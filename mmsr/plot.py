@@ -5,6 +5,7 @@ wide) keeps its titles readable (:func:`title_px` is the height a title ends up 
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -375,5 +376,5 @@ def equal_cost_panels(rows: Sequence[dict], scale: int, colors: Optional[dict] =
             legend.setdefault(label, h)
     ncol = 2 if len(legend) <= 8 else 3
     fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=ncol, fontsize=10)
-    fig.tight_layout(rect=(0, 0.04 * -(-len(legend) // ncol) + 0.04, 1, 1))
+    fig.tight_layout(rect=(0, 0.04 * (math.ceil(len(legend) / ncol) + 1), 1, 1))   # room for the legend rows
     return fig

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -69,7 +68,7 @@ class GuideDetailTransfer(nn.Module):
         n = self.coef.numel()
         gram, rhs = torch.zeros(n, n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
         for lr, guide, hr in examples:
-            hr = torch.as_tensor(np.asarray(hr) if not isinstance(hr, torch.Tensor) else hr, dtype=torch.float64)
+            hr = torch.as_tensor(hr, dtype=torch.float64)
             up = upsample_bicubic(lr, self.scale).to(torch.float64)
             if hr.numel() != up.numel():
                 raise ValueError(f"hr has {tuple(hr.shape)} but the LR image upsampled gives {tuple(up.shape)}")
