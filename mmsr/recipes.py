@@ -318,8 +318,9 @@ def guide_mode_of(name: str, settings: dict) -> str:
 #: ``loss`` ("mse", the recipes' default; "l1"; "log_mse") and ``amp`` (True, the default: bfloat16 autocast on
 #: CUDA; False: float32 there too -- on the CPU training is float32 either way). bfloat16 costs little at x4 but
 #: not at x2: evaluated under bfloat16 autocast, the committed x2 recurrent network loses 0.10 dB on the
-#: validation images (x4: 0.01; chapter 7 measures it), so a GPU run at x2 may want ``amp=False``.
-TRAINING_SETTINGS = {"loss": "mse", "amp": True}
+#: validation images (x4: 0.01; chapter 7 measures it), so a GPU run at x2 may want ``amp=False``. ``ema`` (0, the
+#: default: none): the decay of an exponential moving average of the weights, validated and kept as the run's weights.
+TRAINING_SETTINGS = {"loss": "mse", "amp": True, "ema": 0.0}
 
 
 def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, out_dir=None, seed: int = 0,

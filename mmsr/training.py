@@ -53,6 +53,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     loss: str = "mse"  # "mse", "l1", or "log_mse": the mean over samples of 10 log10(sample MSE) = -mean PSNR + c
     grad_clip: Optional[float] = None
+    ema: float = 0.0  # > 0: keep an exponential moving average of the weights with this decay; it is what is
+    #                   validated and written as the run's weights (the raw weights live on in the checkpoints)
     val_every: int = 0  # 0: validate only at the end
     ckpt_every: int = 0  # 0: checkpoint only at the end
     seed: int = 0
@@ -67,6 +69,8 @@ class TrainConfig:
             raise ValueError(f"unknown loss {self.loss!r}; expected one of {LOSSES}")
         if not isinstance(self.amp, bool):
             raise ValueError(f"amp is True or False, got {self.amp!r}")
+        if not 0.0 <= float(self.ema) < 1.0:
+            raise ValueError(f"ema is a decay in [0, 1), got {self.ema}")
         if self.adversarial_weight < 0:
             raise ValueError(f"adversarial_weight must be >= 0, got {self.adversarial_weight}")
         self.lr_milestones = tuple(int(m) for m in self.lr_milestones)
@@ -74,6 +78,11 @@ class TrainConfig:
     def lr_at(self, step: int) -> float:
         """The learning rate of step ``step`` (piecewise constant; a function of the step, so resume is exact)."""
         return self.lr * self.lr_gamma ** sum(step >= m for m in self.lr_milestones)
+
+    def ema_decay_at(self, step: int) -> float:
+        """The decay of the weight average after step ``step`` (1-based): ``min(ema, (1 + step) / (10 + step))``,
+        so the first steps' random weights are forgotten quickly (0 without an average)."""
+        return min(self.ema, (1 + step) / (10 + step)) if self.ema else 0.0
 
 
 # ----------------------------------------------------------------------------------------- small utilities
@@ -256,13 +265,17 @@ class Trainer:
         self.train_seconds = 0.0
         self.store = storage.CheckpointStore(self.out_dir) if self.out_dir is not None else None
         self.resumed_from: Optional[str] = None
+        # the weight average (config.ema > 0): every floating tensor of the state averaged, the rest copied
+        self.ema_state = ({k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                          if config.ema else None)
 
     def bytes_needed(self) -> int:
         """About what the run folder will hold: the kept checkpoints (model + Adam moments), weights, records."""
         n = sum(p.numel() * p.element_size() for p in self.model.parameters())
         if self.discriminator is not None:
             n += sum(p.numel() * p.element_size() for p in self.discriminator.parameters())
-        return (storage.KEEP_CHECKPOINTS + 1) * 3 * n + n + (2 << 20)   # + n: the best-validation weights
+        per_ckpt = 4 if self.ema_state is not None else 3   # model + Adam moments (+ the weight average)
+        return (storage.KEEP_CHECKPOINTS + 1) * per_ckpt * n + n + (2 << 20)   # + n: the best-validation weights
 
     # -- checkpoints -------------------------------------------------------------------------------
     @property
@@ -281,6 +294,8 @@ class Trainer:
         if self.discriminator is not None:
             st["discriminator"] = self.discriminator.state_dict()
             st["d_optimizer"] = self.d_optimizer.state_dict()
+        if self.ema_state is not None:
+            st["ema"] = self.ema_state
         return st
 
     def save_checkpoint(self) -> None:
@@ -304,6 +319,10 @@ class Trainer:
                                           f"{saved_cfg} vs {now_cfg}")
         self.model.load_state_dict(ck["model"])
         self.optimizer.load_state_dict(ck["optimizer"])
+        if self.ema_state is not None:
+            if "ema" not in ck:
+                raise CheckpointMismatchError(f"checkpoint {path} has no weight average")
+            self.ema_state = {k: v.to(self.device) for k, v in ck["ema"].items()}
         if self.discriminator is not None:
             if "discriminator" not in ck:
                 raise CheckpointMismatchError(f"checkpoint {path} has no discriminator state")
@@ -323,9 +342,22 @@ class Trainer:
             return 10 * torch.log10(per_sample + LOG_MSE_FLOOR).mean()
         return F.mse_loss(pred, target) if self.config.loss == "mse" else F.l1_loss(pred, target)
 
+    def _update_ema(self) -> None:
+        d = self.config.ema_decay_at(self.step)
+        with torch.no_grad():
+            for k, v in self.model.state_dict().items():
+                if v.is_floating_point():
+                    self.ema_state[k].mul_(d).add_(v.detach(), alpha=1 - d)
+                else:
+                    self.ema_state[k].copy_(v)
+
     def _validate(self) -> Optional[dict]:
         if self.validate is None or self.rank != 0:
             return None
+        raw = None
+        if self.ema_state is not None:   # the average is what is validated (and kept as best / final weights)
+            raw = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.model.load_state_dict(self.ema_state)
         self.model.eval()
         with torch.no_grad():
             metrics = self.validate(self.model)
@@ -335,6 +367,8 @@ class Trainer:
         if self.out_dir is not None and "val_psnr" in entry and entry is best_validation(self.history):
             # model selection on the validation images, for whoever wants it: the final weights stay the run's
             storage.save_weights(self.out_dir / BEST_WEIGHTS, self.model.state_dict(), self.signature)
+        if raw is not None:
+            self.model.load_state_dict(raw)
         return entry
 
     def fit(self, resume: bool = True, stop_after: Optional[int] = None,
@@ -411,6 +445,8 @@ class Trainer:
                 self.d_optimizer.step()
             self.step += 1
             done_here += 1
+            if self.ema_state is not None:
+                self._update_ema()
             step_s = max(step_s * 0.9, time.perf_counter() - t_step)  # a cautious (high) running estimate
             if self.step % 10 == 0 or self.step == cfg.steps:   # recorded with or without a progress bar
                 last_loss = float(loss.detach())
@@ -446,6 +482,8 @@ class Trainer:
         else:
             final = self._validate()
             self.save_checkpoint()
+        if self.ema_state is not None:   # the run's weights are the average (the checkpoint keeps the raw ones)
+            self.model.load_state_dict(self.ema_state)
         record = self.make_record(final, last_loss)
         if self.out_dir is not None and self.rank == 0:
             storage.save_weights(self.out_dir / "weights.safetensors", self.model.state_dict(), self.signature)
