@@ -5,7 +5,8 @@ scikit-image and a Jupyter kernel; the notebook file alone (no repository beside
 working folder; and ``google.colab`` importable. This script rebuilds that as closely as it can here:
 
 1. a fresh virtual environment with only those packages (``--venv``; reused if it exists);
-2. ``google.colab`` faked by an empty package on the kernel's path, so each chapter's Colab cell runs;
+2. ``google.colab`` faked by an empty package that the kernel imports at start-up (``sitecustomize``), as Colab's
+   kernel does, so each chapter's Colab cell runs;
 3. the ``git clone`` of that cell answered from this checkout's *committed* HEAD (``git config
    url.<this checkout>.insteadOf <the configured repository URL>``, in a throwaway git config), i.e. what GitHub
    would serve after a push; uncommitted changes are not seen, as on Colab;
@@ -42,8 +43,8 @@ import pathlib, mmsr
 src = pathlib.Path(mmsr.__file__).resolve().parent
 assert str(src).startswith("/content/mmsr/"), f"mmsr imported from {src}, not from the Colab clone"
 weights = sorted(p.name for p in (src / "weights").glob("*.json"))
-results = sorted(p.name for p in (src.parent / "results").iterdir()) if (src.parent / "results").is_dir() else []
-assert weights and results, f"weights records {len(weights)}, result folders {results}"
+results = [n for n in ("nir", "cave", "cmsr") if mmsr.results_dir(n).is_dir()]
+assert weights and len(results) == 3, f"weight records: {len(weights)}; result folders found: {results}"
 print(f"COLAB-DRYRUN-OK mmsr from {src}: {len(weights)} weight records, results {results}")
 """
 
@@ -59,13 +60,14 @@ def repository_url() -> str:
     return configured()
 
 
-def make_venv(venv: Path, torch_spec: str) -> Path:
+def make_venv(venv: Path, python: str, torch_spec: str, torch_index: str | None) -> Path:
     py = venv / "bin" / "python"
     if not py.exists():
-        print(f"creating {venv} (a bare runtime: {', '.join(PREINSTALLED)} and {torch_spec})", flush=True)
-        sh(sys.executable, "-m", "venv", venv)
+        print(f"creating {venv} with {python} (a bare runtime: {', '.join(PREINSTALLED)} and {torch_spec})",
+              flush=True)
+        sh(python, "-m", "venv", venv)
         sh(py, "-m", "pip", "install", "-q", "--upgrade", "pip")
-        sh(py, "-m", "pip", "install", "-q", torch_spec, "--extra-index-url", "https://download.pytorch.org/whl/cpu")
+        sh(py, "-m", "pip", "install", "-q", torch_spec, *(["--extra-index-url", torch_index] if torch_index else []))
         sh(py, "-m", "pip", "install", "-q", *PREINSTALLED)
     if subprocess.run([py, "-c", "import mmsr"], capture_output=True).returncode == 0:
         # a left-over install from an earlier dry run: Colab starts without it
@@ -88,8 +90,8 @@ def run_chapter(nb_path: Path, py: Path, env: dict, timeout: int) -> tuple[bool,
     """Execute one chapter alone in an empty folder with the venv's kernel; (ok, last lines, seconds)."""
     work = Path(tempfile.mkdtemp(prefix="colab-dryrun-"))
     nb = json.loads(nb_path.read_text())
-    nb["cells"].append({"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
-                        "source": CHECK_CELL})
+    nb["cells"].append({"cell_type": "code", "id": "colab-dryrun-check", "metadata": {}, "execution_count": None,
+                        "outputs": [], "source": CHECK_CELL})
     (work / nb_path.name).write_text(json.dumps(nb))
     runner = (
         "import sys, nbformat\nfrom nbclient import NotebookClient\n"
@@ -111,7 +113,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("chapters", nargs="*", help="notebook stems (default: every chapter)")
     ap.add_argument("--venv", type=Path, default=Path(tempfile.gettempdir()) / "mmsr-colab-venv")
+    ap.add_argument("--python", default=sys.executable,
+                    help="the interpreter of the bare runtime (Colab's is Python 3.12; default: this one)")
     ap.add_argument("--torch", default="torch==2.13.0", help="the torch the bare runtime has (pip spec)")
+    ap.add_argument("--torch-index", default=None, metavar="URL",
+                    help="an extra package index for torch (e.g. https://download.pytorch.org/whl/cpu for the CPU "
+                         "build; default: pip's own configuration)")
     ap.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     args = ap.parse_args(argv)
     notebooks = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
@@ -124,12 +131,14 @@ def main(argv=None) -> int:
     if subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "notebooks", "mmsr"],
                       capture_output=True, text=True).stdout.strip():
         print("note: uncommitted changes under notebooks/ or mmsr/ -- the clone sees only the committed HEAD")
-    py = make_venv(args.venv, args.torch)
+    py = make_venv(args.venv, args.python, args.torch, args.torch_index)
     sh(py, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3", capture_output=True)
     fake = Path(tempfile.mkdtemp(prefix="fake-colab-"))
     (fake / "google" / "colab").mkdir(parents=True)
     (fake / "google" / "__init__.py").write_text("")
     (fake / "google" / "colab" / "__init__.py").write_text('"""A stand-in: only its presence matters."""\n')
+    # Colab's kernel has imported google.colab before the first cell; the chapters test for it in sys.modules
+    (fake / "sitecustomize.py").write_text("import google.colab  # noqa: F401\n")
     gitconfig = fake / "gitconfig"
     gitconfig.write_text(f'[url "{ROOT}"]\n\tinsteadOf = {repository_url()}\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MMSR_", "VIRTUAL_ENV", "PYTHON"))}

@@ -260,3 +260,21 @@ def test_rendered_page_check_finds_raw_math_missing_images_and_the_missing_style
     assert "raw math" in found and "missing image gone.png" in found and "mmsr.css" in found
     tip = '<html><head><link href="_static/mmsr.css"></head><body><a title="Paper. ../shared/papers/000.">x</a></body></html>'
     assert "a path the reader does not have" in " ".join(crb.problems(page, tip))
+
+
+def test_colab_dryrun_check_refuses_a_library_not_from_the_clone_and_unknown_chapters():
+    """scripts/colab_dryrun.py's last cell must fail where mmsr is not the Colab clone (here: this checkout), and
+    a misspelt chapter is refused before any environment is built."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "scripts"))
+    try:
+        import colab_dryrun
+    finally:
+        sys.path.pop(0)
+    res = subprocess.run([sys.executable, "-c", colab_dryrun.CHECK_CELL], capture_output=True, text=True)
+    assert res.returncode != 0 and "not from the Colab clone" in res.stderr
+    with pytest.raises(SystemExit, match="unknown chapters"):
+        colab_dryrun.main(["05_lmcsc", "99_nope"])
