@@ -93,15 +93,17 @@ def pretrained_path(name: str, scale: int) -> Path:
 #: Adam); stages, learning rate and schedule are our choices (see the LMCSC chapter's ablation). One deliberate
 #: deviation: thresholds start at ``mu0 = 0.01``, not 0.2. With images in [0, 1] and kernels N(0, 0.01^2) the
 #: pre-activations are ~0.1 < 2 * 0.2, so at 0.2 every code is zero, LeSITA's flat region passes no gradient and
-#: the network never leaves its bicubic output (the chapter shows this).
+#: the network never leaves its bicubic output (the chapter shows this). ``guide``: the guide's luminance ("gray",
+#: the paper's) or its colour ("rgb", as DJF and the recurrent network read it).
 LMCSC_SETTINGS = {
     "smoke": {"patches": 128, "patch_size": 32, "steps": 10, "batch_size": 8, "lr": 1e-3, "milestones": (),
-              "val_every": 0, "ckpt_every": 0, "atoms": 8, "stages": 2, "guide_layers": 2, "mu0": 0.01},
+              "val_every": 0, "ckpt_every": 0, "atoms": 8, "stages": 2, "guide_layers": 2, "mu0": 0.01, "guide": "gray"},
     "default": {"patches": 4000, "patch_size": 48, "steps": 150, "batch_size": 16, "lr": 1e-3, "milestones": (),
-                "val_every": 50, "ckpt_every": 50, "atoms": 32, "stages": 3, "guide_layers": 3, "mu0": 0.01},
+                "val_every": 50, "ckpt_every": 50, "atoms": 32, "stages": 3, "guide_layers": 3, "mu0": 0.01,
+                "guide": "gray"},
     "full": {"patches": 40000, "patch_size": 64, "steps": 20000, "batch_size": 32, "lr": 1e-3,
              "milestones": (12000, 16000), "val_every": 1000, "ckpt_every": 1000, "atoms": 85, "stages": 3,
-             "guide_layers": 3, "mu0": 0.01},
+             "guide_layers": 3, "mu0": 0.01, "guide": "gray"},
 }
 
 
@@ -113,7 +115,7 @@ LMCSC_SETTINGS = {
 #: (never the test scenes), seed 1: three stages 31.2 dB after 400 steps (gain 27); one stage 40.5 after 450.
 #: Thresholds from 0.05 with gradients clipped to 0.02 delayed the blow-up but did not prevent it (seed 0: 41.0 dB
 #: at step 500, 34.7 at step 1000, gain 23). Chapter 7 shows the failure and the fix.
-LMCSC_CAVE_SETTINGS = {mode: {**s, "guide_layers": 1} for mode, s in LMCSC_SETTINGS.items()}
+LMCSC_CAVE_SETTINGS = {mode: {**s, "guide_layers": 1, "guide": "rgb"} for mode, s in LMCSC_SETTINGS.items()}
 
 #: DJF (Li et al., 2016) per run mode: the guided baseline of 000's and 003's tables, trained like SRCNN on the
 #: NIR training split with the colour guide. ``full`` is sized for a GPU; the committed CPU weights record theirs.
@@ -258,11 +260,14 @@ def _build_srcnn(scale, s):
 
 
 def _lmcsc_builder(guide_channels: int):
+    """LMCSC reading the guide its settings name (``guide``: "gray" or "rgb"); records written before the setting
+    existed read ``guide_channels`` (1 on NIR, 3 on CAVE)."""
     def build(scale, s):
         from .models.lmcsc import LMCSCNet
 
+        channels = {"gray": 1, "rgb": 3}.get(s.get("guide"), guide_channels)
         return LMCSCNet(scale, atoms=s["atoms"], stages=s["stages"], guide_layers=s["guide_layers"], mu0=s["mu0"],
-                        guide_channels=guide_channels)
+                        guide_channels=channels)
     return build
 
 

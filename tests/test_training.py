@@ -403,3 +403,17 @@ def test_ema_setting_reaches_the_trainer_and_a_bad_one_is_refused_before_work(tm
     with pytest.raises(ValueError, match="ema is a decay"):
         train_model("srcnn", 2, "smoke", out_dir=tmp_path / "bad", progress=False, ema=-0.5)
     assert not (tmp_path / "bad").exists()
+
+
+def test_lmcsc_reads_the_guide_its_settings_name_and_refuses_an_unknown_one_before_work(tmp_path):
+    from mmsr.recipes import TRAINABLE, guide_mode_of, train_model
+
+    res = train_model("lmcsc", 2, "smoke", out_dir=tmp_path / "rgb", progress=False, steps=1, guide="rgb")
+    assert res.model.guide_encoder.W.shape[0] == 3 and res.record["meta"]["settings"]["guide"] == "rgb"
+    build = TRAINABLE["lmcsc"][1]
+    old = {k: v for k, v in res.record["meta"]["settings"].items() if k != "guide"}   # a record from before
+    assert build(2, old).guide_encoder.W.shape[0] == 1 and guide_mode_of("lmcsc", old) == "gray"
+    assert TRAINABLE["lmcsc_cave"][1](4, old).guide_encoder.W.shape[0] == 3
+    with pytest.raises(ValueError, match="guide must be 'rgb' or 'gray'"):
+        train_model("lmcsc", 2, "smoke", out_dir=tmp_path / "bad", progress=False, guide="colour")
+    assert not (tmp_path / "bad").exists()
