@@ -116,7 +116,7 @@ def ablation_rows(records: dict, variants: Optional[dict] = None, base: Optional
     rows = []
     for name, rec in records.items():
         seed, change, what = variants[name][:3]
-        s = {**rec["meta"]["settings"], "loss": rec["config"].get("loss", "mse")}
+        s = {**rec["meta"]["settings"], "loss": rec["config"].get("loss", "mse"), "ema": rec["config"].get("ema", 0.0)}
         wrong = {k: s.get(k) for k, v in {**base, **change}.items() if k in s and _norm(s[k]) != _norm(v)}
         if wrong or rec["config"]["seed"] != seed:
             raise ValueError(f"the record of {name!r} has other settings than the variant: {wrong or 'seed'}")
@@ -175,11 +175,15 @@ X2_RECIPE = {
     "guide5_s1": (1, {"guide_layers": 5}, "the same with seed 1", "experiments/recurrent_x2_guide5_seed1/record.json"),
     "guide7": (0, {"guide_layers": 7}, "the guide's ACSC unfolded over 7 iterations",
                "experiments/recurrent_x2_guide7/record.json"),
+    "ema": (0, {"ema": 0.999}, "a moving average of the weights (decay 0.999) validated and kept as the run's "
+            "weights", "experiments/recurrent_x2_ema_seed0/record.json"),
+    "ema_s1": (1, {"ema": 0.999}, "the same with seed 1", "experiments/recurrent_x2_ema_seed1/record.json"),
+    "ema_s2": (2, {"ema": 0.999}, "the same with seed 2", "experiments/recurrent_x2_ema_seed2/record.json"),
 }
 #: the settings every run of :data:`X2_RECIPE` shares, but for its change
 X2_BASE = {"atoms": 32, "rnn_steps": 3, "patches": 20000, "patch_size": 48, "batch_size": 16, "steps": 3000,
            "lr": 1e-3, "milestones": (2000, 2600), "loss": "mse", "updown": "learned", "shared": True,
-           "guide_layers": 3}
+           "guide_layers": 3, "ema": 0.0}
 X2_REPLICATES = ("recipe", "recipe_s1", "recipe_s2")
 
 
