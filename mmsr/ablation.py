@@ -187,12 +187,37 @@ X2_BASE = {"atoms": 32, "rnn_steps": 3, "patches": 20000, "patch_size": 48, "bat
 X2_REPLICATES = ("recipe", "recipe_s1", "recipe_s2")
 
 
-def read_x2_runs(weights_dir=None) -> dict:
-    """name -> training record of every run of :data:`X2_RECIPE` whose record exists (in its order)."""
+#: chapter 5's question for LMCSC at x4 (issue #11: at equal cost it stays under DJF, which reads the colour guide
+#: while LMCSC reads the luminance, and its validation moves 0.1-0.5 dB between checks): the committed x4 recipe
+#: with one change, seed 0, against the recipe's three seeds. name -> (seed, change, what it asks, record path)
+LMCSC_X4 = {
+    "luminance": (0, {}, "the committed x4 LMCSC: the guide's luminance, 64 maps, 3 stages", "lmcsc_x4.json"),
+    "luminance_s1": (1, {}, "the same with seed 1", "experiments/lmcsc_x4_seed1/record.json"),
+    "luminance_s2": (2, {}, "the same with seed 2", "experiments/lmcsc_x4_seed2/record.json"),
+    "rgb": (0, {"guide": "rgb"}, "the colour guide, as DJF and the recurrent network read it",
+            "experiments/lmcsc_x4_rgb/record.json"),
+    "ema": (0, {"ema": 0.999}, "a moving average of the weights (decay 0.999) validated and kept",
+            "experiments/lmcsc_x4_ema/record.json"),
+}
+#: the settings every run of :data:`LMCSC_X4` shares, but for its change
+LMCSC_X4_BASE = {"atoms": 64, "stages": 3, "guide_layers": 3, "mu0": 0.01, "patches": 20000, "patch_size": 48,
+                 "batch_size": 16, "steps": 3300, "lr": 1e-3, "milestones": (2500, 3400), "loss": "mse",
+                 "guide": "gray", "ema": 0.0}
+LMCSC_X4_REPLICATES = ("luminance", "luminance_s1", "luminance_s2")
+
+
+def read_variant_runs(variants: dict, weights_dir=None) -> dict:
+    """name -> training record of every run of ``variants`` (name -> (..., record path relative to the weights
+    folder)) whose record exists, in its order."""
     from .recipes import WEIGHTS_DIR
 
     w = WEIGHTS_DIR if weights_dir is None else Path(weights_dir)
-    return {name: json.loads((w / rel).read_text()) for name, (*_, rel) in X2_RECIPE.items() if (w / rel).is_file()}
+    return {name: json.loads((w / rel).read_text()) for name, (*_, rel) in variants.items() if (w / rel).is_file()}
+
+
+def read_x2_runs(weights_dir=None) -> dict:
+    """name -> training record of every run of :data:`X2_RECIPE` whose record exists (in its order)."""
+    return read_variant_runs(X2_RECIPE, weights_dir)
 
 
 #: chapter 7's question "x8 in one step or three x2 steps", on CAVE x8 (validation scenes only): the committed
