@@ -97,7 +97,8 @@ def pretrained_path(name: str, scale: int) -> Path:
 #: the paper's) or its colour ("rgb", as DJF and the recurrent network read it).
 LMCSC_SETTINGS = {
     "smoke": {"patches": 128, "patch_size": 32, "steps": 10, "batch_size": 8, "lr": 1e-3, "milestones": (),
-              "val_every": 0, "ckpt_every": 0, "atoms": 8, "stages": 2, "guide_layers": 2, "mu0": 0.01, "guide": "gray"},
+              "val_every": 0, "ckpt_every": 0, "atoms": 8, "stages": 2, "guide_layers": 2, "mu0": 0.01,
+              "guide": "gray"},
     "default": {"patches": 4000, "patch_size": 48, "steps": 150, "batch_size": 16, "lr": 1e-3, "milestones": (),
                 "val_every": 50, "ckpt_every": 50, "atoms": 32, "stages": 3, "guide_layers": 3, "mu0": 0.01,
                 "guide": "gray"},
