@@ -48,6 +48,17 @@ assert weights and len(results) == 3, f"weight records: {len(weights)}; result f
 print(f"COLAB-DRYRUN-OK mmsr from {src}: {len(weights)} weight records, results {results}")
 """
 
+#: executes one notebook in the bare runtime's own Python: ``python -c RUNNER NOTEBOOK TIMEOUT``
+RUNNER = """\
+import sys, pathlib, nbformat
+from nbclient import NotebookClient
+path, timeout = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+nb = nbformat.read(path, as_version=4)
+NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+out = [o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+print("".join(t for t in out if "COLAB-DRYRUN-OK" in t) or "no check output")
+"""
+
 
 def sh(*cmd, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([str(c) for c in cmd], check=True, **kw)
@@ -93,15 +104,9 @@ def run_chapter(nb_path: Path, py: Path, env: dict, timeout: int) -> tuple[bool,
     nb["cells"].append({"cell_type": "code", "id": "colab-dryrun-check", "metadata": {}, "execution_count": None,
                         "outputs": [], "source": CHECK_CELL})
     (work / nb_path.name).write_text(json.dumps(nb))
-    runner = (
-        "import sys, nbformat\nfrom nbclient import NotebookClient\n"
-        f"nb = nbformat.read({str(work / nb_path.name)!r}, as_version=4)\n"
-        f"NotebookClient(nb, timeout={timeout}, kernel_name='python3', resources={{'metadata': {{'path': "
-        f"{str(work)!r}}}}}).execute()\n"
-        "out = [o.get('text', '') for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', [])]\n"
-        "print(''.join(t for t in out if 'COLAB-DRYRUN-OK' in t) or 'no check output')\n")
     t0 = time.perf_counter()
-    res = subprocess.run([py, "-c", runner], env=env, cwd=work, capture_output=True, text=True)
+    res = subprocess.run([py, "-c", RUNNER, str(work / nb_path.name), str(timeout)], env=env, cwd=work,
+                         capture_output=True, text=True)
     tail = "\n".join((res.stdout + res.stderr).strip().splitlines()[-6:])
     ok = res.returncode == 0 and "COLAB-DRYRUN-OK" in res.stdout
     if ok:
@@ -148,7 +153,8 @@ def main(argv=None) -> int:
     for nb in notebooks:
         fresh_content()   # every chapter starts from a runtime that has not cloned yet
         ok, tail, secs = run_chapter(nb, py, env, args.timeout)
-        (CONTENT / "mmsr").exists() and (CONTENT / "mmsr" / MARK).touch()
+        if (CONTENT / "mmsr").exists():
+            (CONTENT / "mmsr" / MARK).touch()
         print(f"{'ok    ' if ok else 'FAILED'} {nb.stem} ({secs:.0f} s)\n    " + tail.replace("\n", "\n    "),
               flush=True)
         if not ok:
