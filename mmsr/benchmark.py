@@ -45,12 +45,14 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def step_flops(model: torch.nn.Module, batch: int, patch: int, scale: int, device) -> int:
-    """FLOPs of one forward + backward pass on a training batch (PyTorch's FlopCounterMode)."""
+def step_flops(model: torch.nn.Module, batch: int, patch: int, scale: int, device, guide_channels: int = 1) -> int:
+    """FLOPs of one forward + backward pass on a training batch (PyTorch's FlopCounterMode); ``guide_channels``:
+    3 for a model that reads the guide's colour (``guide_mode`` ``"rgb"``), 1 for its luminance. A measure of a
+    step's cost that, unlike its seconds, does not depend on what else the machine was running."""
     from torch.utils.flop_counter import FlopCounterMode
 
     lr = torch.rand(batch, 1, patch // scale, patch // scale, device=device)
-    guide = torch.rand(batch, 1, patch, patch, device=device)
+    guide = torch.rand(batch, guide_channels, patch, patch, device=device)
     with FlopCounterMode(display=False) as fc:
         model(lr, guide).mean().backward()
     model.zero_grad(set_to_none=True)
@@ -111,7 +113,8 @@ def evaluate_run(run_dir, root=None, device=None) -> dict:
         out["country_mean_psnr"] = None
     s = meta["settings"]
     patches_per_s = rec["steps"] * s["batch_size"] / max(rec["train_seconds"], 1e-9)
-    flops = step_flops(model, s["batch_size"], s["patch_size"], scale, device)
+    flops = step_flops(model, s["batch_size"], s["patch_size"], scale, device,
+                       guide_channels=3 if guide_mode == "rgb" else 1)
     out["training"] = {"patches_per_second": patches_per_s, "flops_per_step": flops,
                        "achieved_tflops": flops * rec["steps"] / max(rec["train_seconds"], 1e-9) / 1e12,
                        "train_seconds": rec["train_seconds"], "steps": rec["steps"]}

@@ -174,3 +174,19 @@ def test_speed_default_models_are_those_with_weights_at_the_scale(monkeypatch):
     assert [r["model"] for r in recs] == list(speed.MODELS)   # every NIR model has x4 weights, VTSR* included
     assert {"VTSRCNN"} <= set(timed)
     assert "vtsrcnn" not in [r["model"] for r in speed.measure(scale=2, reps=1, out=None)]   # no x2 VTSR weights
+
+
+def test_step_flops_feeds_the_guide_the_model_reads():
+    """A colour-guide model is counted on a 3-channel guide (a 1-channel one is refused by the model, which is how
+    a DJF run once failed here), and its colour filters cost more than the luminance model's."""
+    from mmsr.benchmark import step_flops
+    from mmsr.models.lmcsc import LMCSCNet
+
+    cpu = torch.device("cpu")
+    gray, rgb = (LMCSCNet(scale=2, atoms=4, stages=1, guide_layers=1, guide_channels=c) for c in (1, 3))
+    f_gray = step_flops(gray, 2, 8, 2, cpu)
+    f_rgb = step_flops(rgb, 2, 8, 2, cpu, guide_channels=3)
+    assert 0 < f_gray < f_rgb
+    with pytest.raises(ValueError, match="3-channel guides"):
+        step_flops(rgb, 2, 8, 2, cpu)
+    assert all(p.grad is None for p in rgb.parameters())   # the counting pass leaves no gradients behind
