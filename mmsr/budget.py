@@ -132,13 +132,15 @@ NIR_SEED_RUNS = {
         "CoISTA, 2,100 steps": ("coista 2100 steps", "coista_x4_2100steps", None),
         "DJF, 1,500 steps": ("djf", "djf_x4", "djf_x4"),
         "DJF, 4,500 steps": ("djf 4500 steps", "djf_x4_4500steps", None),
-        "LMCSC": ("lmcsc", "lmcsc_x4", "lmcsc_x4"), "recurrent": ("recurrent", "recurrent_x4", "recurrent_x4")},
+        "LMCSC": ("lmcsc", "lmcsc_x4", "lmcsc_x4"),
+        "LMCSC, colour guide": ("lmcsc rgb", "lmcsc_x4_rgb", None),
+        "recurrent": ("recurrent", "recurrent_x4", "recurrent_x4")},
 }
 #: one colour per model at both scales (the longer runs of a model in other colours)
 NIR_COLORS = {"SRCNN": "C0", "CoISTA": "C1", "CoISTA, 2,100 steps": "C8", "CoISTA, 4,800 steps": "C9",
               "DJF, lr 2e-4, 2,400 steps": "C2", "DJF, 1,500 steps": "C2",
               "DJF, lr 2e-4, 4,800 steps": "C3", "DJF, 4,500 steps": "C3", "LMCSC, 3,300 steps": "C4",
-              "LMCSC": "C4", "LMCSC, 4,000 steps": "C5", "recurrent": "C6"}
+              "LMCSC": "C4", "LMCSC, 4,000 steps": "C5", "LMCSC, colour guide": "C5", "recurrent": "C6"}
 
 
 def nir_seed_runs(scale: int, weights_dir: Optional[Path] = None) -> dict:
@@ -266,24 +268,132 @@ def fitted_schedule(seconds: float, seconds_per_step: float, recipe_steps: int, 
             "val_every": max(1, steps // validations)}
 
 
+def step_seconds(records: dict, steps: int = 10, warmup: int = 2, device=None, seed: int = 0) -> dict:
+    """Seconds per training step of each record's configuration, measured side by side on this machine:
+    ``records`` maps a label to a training record; each model is built from its record's settings (untrained: a
+    step's cost does not depend on the weights) and trained on one random batch of its batch and patch size (MSE,
+    Adam). After ``warmup`` untimed steps each, the models take turns step by step, so a change in the machine's
+    load falls on all of them alike. Returns label -> ``{"seconds": median, "seconds_each", "gflop": FLOPs of a
+    step / 1e9, "recorded_seconds": the record's own seconds per step}``."""
+    import statistics
+    import time
+
+    import torch
+    import torch.nn.functional as F
+
+    from .benchmark import step_flops
+    from .recipes import TRAINABLE, guide_mode_of
+
+    if steps < 1 or warmup < 0:
+        raise ValueError(f"steps must be >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
+    if not records:
+        raise ValueError("no records to time")
+    device = torch.device("cpu") if device is None else torch.device(device)
+    setups = {}
+    for label, rec in records.items():   # every record checked before anything is timed
+        meta = rec["meta"]
+        if meta.get("model") not in TRAINABLE:
+            raise ValueError(f"{label}: unknown model {meta.get('model')!r}; expected one of {sorted(TRAINABLE)}")
+        settings, scale = meta["settings"], meta["scale"]
+        batch = settings.get("batch_size", rec.get("config", {}).get("batch_size"))
+        patch, channels = settings["patch_size"], 3 if guide_mode_of(meta["model"], settings) == "rgb" else 1
+        g = torch.Generator().manual_seed(seed)
+        data = (torch.rand(batch, 1, patch // scale, patch // scale, generator=g),
+                torch.rand(batch, channels, patch, patch, generator=g), torch.rand(batch, 1, patch, patch, generator=g))
+        torch.manual_seed(seed)
+        model = TRAINABLE[meta["model"]][1](scale, settings).to(device).train()
+        setups[label] = (model, torch.optim.Adam(model.parameters(), 1e-4), [t.to(device) for t in data],
+                         (batch, patch, scale, channels))
+
+    def one_step(model, opt, data):
+        lr, guide, hr = data
+        loss = F.mse_loss(model(lr, guide), hr)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(warmup):
+        for model, opt, data, _ in setups.values():
+            one_step(model, opt, data)
+    times = {label: [] for label in setups}
+    for _ in range(steps):
+        for label, (model, opt, data, _) in setups.items():
+            t0 = time.perf_counter()
+            one_step(model, opt, data)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times[label].append(time.perf_counter() - t0)
+    out = {}
+    for label, (model, _, _, (batch, patch, scale, channels)) in setups.items():
+        rec = records[label]
+        out[label] = {"seconds": statistics.median(times[label]), "seconds_each": times[label],
+                      "gflop": step_flops(model, batch, patch, scale, device, guide_channels=channels) / 1e9,
+                      "recorded_seconds": seconds_per_step(rec) if rec.get("train_seconds") else None}
+    return out
+
+
+#: where :func:`main` ``steps`` appends its measurements
+STEP_TIMES = Path("results") / "speed" / "train_steps.jsonl"
+
+
 def main(argv=None) -> int:
     """``python -m mmsr.budget fit CALIBRATION_RECORD SECONDS``: the ``--set`` options of :mod:`mmsr.train` that
-    give the calibrated model (its recipe: model and mode in the record) a run of about SECONDS."""
+    give the calibrated model (its recipe: model and mode in the record) a run of about SECONDS.
+    ``python -m mmsr.budget steps LABEL=RECORD [...]``: seconds per training step of each record's configuration,
+    side by side (:func:`step_seconds`), one line per label appended to ``results/speed/train_steps.jsonl``."""
     import argparse
+    import os
     import shlex
+    from datetime import datetime, timezone
 
     from .recipes import TRAINABLE
 
-    ap = argparse.ArgumentParser(prog="python -m mmsr.budget", description=main.__doc__.split("\n")[0])
-    ap.add_argument("what", choices=["fit"])
-    ap.add_argument("record", help="record.json of a short run of the same model and mode on the same device")
-    ap.add_argument("seconds", type=float)
+    ap = argparse.ArgumentParser(prog="python -m mmsr.budget", description="Training cost: a schedule that fits "
+                                 "a time budget (fit), or training steps timed side by side (steps).")
+    sub = ap.add_subparsers(dest="what", required=True)
+    fit = sub.add_parser("fit", help="a schedule that fits SECONDS of training")
+    fit.add_argument("record", help="record.json of a short run of the same model and mode on the same device")
+    fit.add_argument("seconds", type=float)
+    st = sub.add_parser("steps", help="seconds per training step of several configurations, side by side")
+    st.add_argument("runs", nargs="+", metavar="LABEL=RECORD", help="a label and a training record.json")
+    st.add_argument("--steps", type=int, default=10, help="timed steps per configuration (default 10)")
+    st.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads (default 1, as the book's runs)")
+    st.add_argument("--out", type=Path, default=STEP_TIMES)
     a = ap.parse_args(argv)
-    record = json.loads(Path(a.record).read_text())
-    meta = record["meta"]
-    recipe = TRAINABLE[meta["model"]][0][meta["mode"]]
-    s = fitted_schedule(a.seconds, seconds_per_step(record), recipe["steps"], recipe.get("milestones", ()))
-    print(" ".join(f"--set {shlex.quote(f'{k}={v}')}" for k, v in s.items()))
+    if a.what == "fit":
+        record = json.loads(Path(a.record).read_text())
+        meta = record["meta"]
+        recipe = TRAINABLE[meta["model"]][0][meta["mode"]]
+        s = fitted_schedule(a.seconds, seconds_per_step(record), recipe["steps"], recipe.get("milestones", ()))
+        print(" ".join(f"--set {shlex.quote(f'{k}={v}')}" for k, v in s.items()))
+        return 0
+    import torch
+
+    from .training import device_description, git_commit
+
+    pairs = [item.partition("=") for item in a.runs]
+    bad = [item for item, (label, _, path) in zip(a.runs, pairs) if not label or not Path(path).is_file()]
+    if bad:
+        raise SystemExit(f"steps expects LABEL=RECORD with an existing record file, got {bad[0]!r}")
+    if a.threads < 1:
+        raise SystemExit(f"--threads must be >= 1, got {a.threads}")
+    records = {label: json.loads(Path(path).read_text()) for label, _, path in pairs}
+    threads_before, load_before = torch.get_num_threads(), os.getloadavg()[0]
+    torch.set_num_threads(a.threads)
+    try:
+        measured = step_seconds(records, steps=a.steps)
+    finally:
+        torch.set_num_threads(threads_before)
+    common = {"threads": a.threads, "load_1min_before": load_before,
+              "load_1min_after": os.getloadavg()[0], "device": device_description(torch.device("cpu")),
+              "torch": torch.__version__, "git_commit": git_commit(),
+              "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    with open(a.out, "a") as f:
+        for (label, _, path), (_, m) in zip(pairs, measured.items()):
+            f.write(json.dumps({"label": label, "record": path, **m, **common}) + "\n")
+            print(f"{label}: {m['seconds']:.3f} s per step (median of {len(m['seconds_each'])}), "
+                  f"{m['gflop']:.2f} GFLOP per step")
     return 0
 
 

@@ -209,3 +209,35 @@ def test_device_runs_name_records_that_exist():
         for label, (name, rel) in runs.items():
             rec = json.loads((WEIGHTS_DIR / rel).read_text())
             assert rec["meta"]["scale"] == scale, label
+
+
+def _smoke_record(guide, seconds=30.0):
+    from mmsr.recipes import LMCSC_SETTINGS
+
+    settings = {**LMCSC_SETTINGS["smoke"], "guide": guide}
+    return {"meta": {"model": "lmcsc", "scale": 2, "settings": settings}, "steps": 10, "train_seconds": seconds,
+            "config": {"batch_size": settings["batch_size"]}}
+
+
+def test_step_seconds_times_each_configuration_in_turn_on_its_own_guide(tmp_path, capsys):
+    recs = {"gray": _smoke_record("gray"), "rgb": _smoke_record("rgb", seconds=50.0)}
+    out = budget.step_seconds(recs, steps=3, warmup=1)
+    assert list(out) == ["gray", "rgb"]
+    assert all(len(m["seconds_each"]) == 3 and m["seconds"] > 0 for m in out.values())
+    assert out["gray"]["seconds"] == sorted(out["gray"]["seconds_each"])[1]   # the median
+    assert 0 < out["gray"]["gflop"] < out["rgb"]["gflop"]   # the colour guide's filters read three channels
+    assert (out["gray"]["recorded_seconds"], out["rgb"]["recorded_seconds"]) == (3.0, 5.0)
+    # refused before anything is built or timed
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        budget.step_seconds(recs, steps=0)
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        budget.step_seconds({**recs, "bad": {"meta": {"model": "nope", "scale": 2, "settings": {}}}})
+    # the command line appends one line per label, with the machine's conditions
+    paths = [_write(tmp_path / f"{k}.json", r) for k, r in recs.items()]
+    target = tmp_path / "steps.jsonl"
+    assert budget.main(["steps", f"gray={paths[0]}", f"rgb={paths[1]}", "--steps", "1", "--out", str(target)]) == 0
+    lines = [json.loads(x) for x in target.read_text().splitlines()]
+    assert [x["label"] for x in lines] == ["gray", "rgb"] and all(x["threads"] == 1 for x in lines)
+    assert "s per step" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="LABEL=RECORD"):
+        budget.main(["steps", f"x={tmp_path / 'missing.json'}", "--out", str(target)])
