@@ -19,6 +19,8 @@ from .recipes import WEIGHTS_DIR
 
 #: the repository root: ``init_from`` paths in the records are relative to it (training runs from there)
 REPO_ROOT = WEIGHTS_DIR.parents[1]
+#: where ``python -m mmsr.budget steps`` appends its measurements (relative to the repository)
+STEP_TIMES = Path("results") / "speed" / "train_steps.jsonl"
 
 
 def _parent_record_path(weights: Path) -> Path:
@@ -158,11 +160,13 @@ def _set_means(summ: dict, name: str, sets: Sequence[str]) -> dict:
 
 
 def budget_rows(runs: dict, summ: dict, sets: Sequence[str] = ("test", "country-heldout"),
-                root: Optional[Path] = None) -> list[dict]:
+                root: Optional[Path] = None, side_by_side: Optional[dict] = None) -> list[dict]:
     """One row per scored run: ``runs`` maps a group label (e.g. ``"DJF, 4,800 steps"``) to its seeds as
     ``(name in the guidance records, training record path)``; ``summ`` is :func:`mmsr.guidance_check.summary`.
     Each row: group, name, the cost (:func:`run_cost`, speeds pooled over every run given) and the mean PSNR on
-    each of ``sets`` (``None`` where not scored). Runs without a guidance score on the first set are left out."""
+    each of ``sets`` (``None`` where not scored). Runs without a guidance score on the first set are left out.
+    ``side_by_side`` (:func:`read_step_times`): seconds per step timed in turn on one machine, by
+    :func:`speed_key`; each row then also has ``minutes_side_by_side``, its steps at those speeds."""
     chains = {(g, n): training_chain(p, root) for g, seeds in runs.items() for n, p in seeds}
     fastest = fastest_seconds_per_step(r for c in chains.values() for r in c)
     rows = []
@@ -170,21 +174,50 @@ def budget_rows(runs: dict, summ: dict, sets: Sequence[str] = ("test", "country-
         scores = _set_means(summ, name, sets)
         if scores[sets[0]] is None:
             continue
-        rows.append({"group": group, "name": name, "parameters": chain[-1].get("parameters"),
-                     **run_cost(chain, fastest), "psnr": scores})
+        row = {"group": group, "name": name, "parameters": chain[-1].get("parameters"), **run_cost(chain, fastest),
+               "psnr": scores}
+        if side_by_side is not None:
+            row["minutes_side_by_side"] = run_cost(chain, side_by_side)["minutes_at_fastest"]
+        rows.append(row)
     return rows
 
 
+def read_step_times(path: Optional[Path] = None, root: Optional[Path] = None) -> dict:
+    """:func:`speed_key` -> seconds per step, from the lines ``python -m mmsr.budget steps`` appended to ``path``
+    (default ``results/speed/train_steps.jsonl`` under the repository), each line's record path read relative to
+    ``root`` (default the repository). Only the latest session's lines (the newest ``time_utc`` minus 30 minutes
+    on) count: speeds timed in turn are comparable with each other, not with another day's machine."""
+    from datetime import datetime, timedelta
+
+    root = REPO_ROOT if root is None else Path(root)
+    path = root / STEP_TIMES if path is None else Path(path)
+    if not path.is_file():
+        return {}
+    lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    if not lines:
+        return {}
+    newest = max(datetime.fromisoformat(x["time_utc"]) for x in lines)
+    out = {}
+    for x in lines:
+        if datetime.fromisoformat(x["time_utc"]) >= newest - timedelta(minutes=30):
+            out[speed_key(json.loads((root / x["record"]).read_text()))] = x["seconds"]
+    return out
+
+
 def cost_table(rows: Sequence[dict], scale: int) -> str:
-    """:func:`budget_rows` as a markdown table, one row per run, both clocks and both sets (computed here)."""
+    """:func:`budget_rows` as a markdown table, one row per run, its clocks (wall, fastest recorded speed, and
+    timed side by side where the rows have it) and both sets (computed here)."""
     from .tables import markdown_table
 
     fmt = lambda v: "-" if v is None else f"{v:.2f}"
+    side = any("minutes_side_by_side" in r for r in rows)
+    header = ["model", "run", "steps", "minutes (wall)", "minutes (fastest speed)"] + \
+        ["minutes (timed side by side)"] * side + ["test (dB)", "landscapes (dB)"]
+    body = [[r["group"], r["name"], f"{r['steps']:,}", f"{r['minutes']:.0f}", f"{r['minutes_at_fastest']:.0f}"]
+            + [f"{r['minutes_side_by_side']:.0f}" if "minutes_side_by_side" in r else "-"] * side
+            + [fmt(r["psnr"].get("test")), fmt(r["psnr"].get("country-heldout"))] for r in rows]
     return (f"**x{scale}, every seed run at its cost**, computed here (protocol of chapter 1; minutes: one CPU "
-            "thread)\n\n" + markdown_table(
-                ["model", "run", "steps", "minutes (wall)", "minutes (fastest speed)", "test (dB)", "landscapes (dB)"],
-                [[r["group"], r["name"], f"{r['steps']:,}", f"{r['minutes']:.0f}", f"{r['minutes_at_fastest']:.0f}",
-                  fmt(r["psnr"].get("test")), fmt(r["psnr"].get("country-heldout"))] for r in rows]))
+            "thread)\n\n" + markdown_table(header, body))
 
 
 def patches_per_second(record: dict) -> float:
@@ -332,10 +365,6 @@ def step_seconds(records: dict, steps: int = 10, warmup: int = 2, device=None, s
     return out
 
 
-#: where :func:`main` ``steps`` appends its measurements
-STEP_TIMES = Path("results") / "speed" / "train_steps.jsonl"
-
-
 def main(argv=None) -> int:
     """``python -m mmsr.budget fit CALIBRATION_RECORD SECONDS``: the ``--set`` options of :mod:`mmsr.train` that
     give the calibrated model (its recipe: model and mode in the record) a run of about SECONDS.
@@ -391,7 +420,9 @@ def main(argv=None) -> int:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with open(a.out, "a") as f:
         for (label, _, path), (_, m) in zip(pairs, measured.items()):
-            f.write(json.dumps({"label": label, "record": path, **m, **common}) + "\n")
+            where = Path(path).resolve()   # relative to the repository where it can be (read_step_times)
+            where = where.relative_to(REPO_ROOT) if where.is_relative_to(REPO_ROOT) else where
+            f.write(json.dumps({"label": label, "record": str(where), **m, **common}) + "\n")
             print(f"{label}: {m['seconds']:.3f} s per step (median of {len(m['seconds_each'])}), "
                   f"{m['gflop']:.2f} GFLOP per step")
     return 0

@@ -241,3 +241,25 @@ def test_step_seconds_times_each_configuration_in_turn_on_its_own_guide(tmp_path
     assert "s per step" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="LABEL=RECORD"):
         budget.main(["steps", f"x={tmp_path / 'missing.json'}", "--out", str(target)])
+
+
+def test_side_by_side_speeds_price_every_run_with_the_latest_session_of_timings(tmp_path):
+    a0 = _write(tmp_path / "a0" / "record.json", _record(steps=100, seconds=120.0))
+    b0 = _write(tmp_path / "b0" / "record.json", _record(model="djf", steps=200, seconds=60.0, parameters=50))
+    lines = [{"record": "a0/record.json", "seconds": 9.0, "time_utc": "2026-12-01T10:00:00+00:00"},   # older day
+             {"record": "a0/record.json", "seconds": 3.0, "time_utc": "2026-12-06T10:00:00+00:00"},
+             {"record": "b0/record.json", "seconds": 1.5, "time_utc": "2026-12-06T10:02:00+00:00"}]
+    steps = tmp_path / "results" / "speed" / "train_steps.jsonl"
+    steps.parent.mkdir(parents=True)
+    steps.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert budget.read_step_times(root=tmp_path / "missing") == {}
+    speeds = budget.read_step_times(root=tmp_path)
+    assert sorted(speeds.values()) == [1.5, 3.0]   # the old day's 9 s left out
+    summ = {"a": {"test": {"mean": 30.0}}, "b": {"test": {"mean": 29.0}}}
+    rows = budget.budget_rows({"A": [("a", a0)], "B": [("b", b0)]}, summ, root=tmp_path, side_by_side=speeds)
+    assert [r["minutes_side_by_side"] for r in rows] == [pytest.approx(5.0), pytest.approx(5.0)]
+    assert "| A | a | 100 | 2 | 2 | 5 | 30.00 | - |" in budget.cost_table(rows, 2)
+    assert "timed side by side" not in budget.cost_table(budget.budget_rows({"A": [("a", a0)]}, summ), 2)
+    with pytest.raises(KeyError, match="no recorded speed"):   # a configuration never timed is not guessed
+        budget.budget_rows({"A": [("a", a0)], "B": [("b", b0)]}, summ, root=tmp_path,
+                           side_by_side={k: v for k, v in speeds.items() if v == 3.0})
