@@ -174,20 +174,23 @@ def test_the_x2_recipe_ablation_changes_one_training_choice_and_reads_the_commit
         ablation.ablation_rows(wrong, ablation.X2_RECIPE, ablation.X2_BASE, ablation.X2_REPLICATES)
 
 
-def test_the_lmcsc_x4_ablation_changes_one_choice_and_reads_the_committed_records():
-    """Chapter 5's LMCSC x4 runs: each differs from the committed x4 recipe in one setting or only in its seed;
-    the committed records present pass the table's check (the committed weights among them), and a colour-guide
-    run filed under the luminance recipe is refused."""
+@pytest.mark.parametrize("scale", [4, 2])
+def test_the_lmcsc_ablation_changes_one_choice_and_reads_the_committed_records(scale):
+    """Chapter 5's LMCSC runs at x4 and x2: each differs from the committed recipe in one setting or only in its
+    seed; the committed records present pass the table's check (the committed weights among them, at their scale),
+    and a colour-guide run filed under the luminance recipe is refused."""
     from mmsr.recipes import LMCSC_SETTINGS, TRAINING_SETTINGS
 
+    variants, base, replicates = (getattr(ablation, f"LMCSC_X{scale}{part}") for part in ("", "_BASE", "_REPLICATES"))
     known = set(LMCSC_SETTINGS["default"]) | set(TRAINING_SETTINGS)
-    assert set(ablation.LMCSC_X4_BASE) <= known
-    for name, (seed, change, what, rel) in ablation.LMCSC_X4.items():
-        assert set(change) <= known and all(ablation.LMCSC_X4_BASE[k] != v for k, v in change.items()), name
-        assert (len(change) == 1) != (name in ablation.LMCSC_X4_REPLICATES), name
-    recs = ablation.read_variant_runs(ablation.LMCSC_X4)
-    assert set(ablation.LMCSC_X4_REPLICATES) <= set(recs)
-    args = (ablation.LMCSC_X4, ablation.LMCSC_X4_BASE, ablation.LMCSC_X4_REPLICATES)
+    assert set(base) <= known
+    for name, (seed, change, what, rel) in variants.items():
+        assert set(change) <= known and all(base[k] != v for k, v in change.items()), name
+        assert (len(change) == 1) != (name in replicates), name
+    recs = ablation.read_variant_runs(variants)
+    assert set(replicates) <= set(recs)
+    assert all(r["meta"]["scale"] == scale and r["meta"]["model"] == "lmcsc" for r in recs.values())
+    args = (variants, base, replicates)
     header, rows = ablation.ablation_rows(recs, *args)
     assert [r[0] for r in rows] == list(recs)
     wrong = copy.deepcopy(recs)
