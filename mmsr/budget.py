@@ -134,6 +134,7 @@ NIR_SEED_RUNS = {
         "CoISTA, 2,100 steps": ("coista 2100 steps", "coista_x4_2100steps", None),
         "DJF, 1,500 steps": ("djf", "djf_x4", "djf_x4"),
         "DJF, 4,500 steps": ("djf 4500 steps", "djf_x4_4500steps", None),
+        "DJF, 6,500 steps": ("djf 6500 steps", "djf_x4_6500steps", None),
         "LMCSC": ("lmcsc", "lmcsc_x4", "lmcsc_x4"),
         "LMCSC, colour guide": ("lmcsc rgb", "lmcsc_x4_rgb", None),
         "recurrent": ("recurrent", "recurrent_x4", "recurrent_x4")},
@@ -142,7 +143,8 @@ NIR_SEED_RUNS = {
 NIR_COLORS = {"SRCNN": "C0", "CoISTA": "C1", "CoISTA, 2,100 steps": "C8", "CoISTA, 4,800 steps": "C9",
               "DJF, lr 2e-4, 2,400 steps": "C2", "DJF, 1,500 steps": "C2",
               "DJF, lr 2e-4, 4,800 steps": "C3", "DJF, 4,500 steps": "C3", "LMCSC, 3,300 steps": "C4",
-              "LMCSC": "C4", "LMCSC, 4,000 steps": "C5", "LMCSC, colour guide": "C5", "recurrent": "C6"}
+              "LMCSC": "C4", "LMCSC, 4,000 steps": "C5", "LMCSC, colour guide": "C5", "DJF, 6,500 steps": "C9",
+              "recurrent": "C6"}
 
 
 def nir_seed_runs(scale: int, weights_dir: Optional[Path] = None) -> dict:
@@ -204,7 +206,7 @@ def read_step_times(path: Optional[Path] = None, root: Optional[Path] = None) ->
     return out
 
 
-def cost_table(rows: Sequence[dict], scale: int) -> str:
+def cost_table(rows: Sequence[dict], scale: int, title: str = "every seed run at its cost") -> str:
     """:func:`budget_rows` as a markdown table, one row per run, its clocks (wall, fastest recorded speed, and
     timed side by side where the rows have it) and both sets (computed here)."""
     from .tables import markdown_table
@@ -216,7 +218,7 @@ def cost_table(rows: Sequence[dict], scale: int) -> str:
     body = [[r["group"], r["name"], f"{r['steps']:,}", f"{r['minutes']:.0f}", f"{r['minutes_at_fastest']:.0f}"]
             + [f"{r['minutes_side_by_side']:.0f}" if "minutes_side_by_side" in r else "-"] * side
             + [fmt(r["psnr"].get("test")), fmt(r["psnr"].get("country-heldout"))] for r in rows]
-    return (f"**x{scale}, every seed run at its cost**, computed here (protocol of chapter 1; minutes: one CPU "
+    return (f"**x{scale}, {title}**, computed here (protocol of chapter 1; minutes: one CPU "
             "thread)\n\n" + markdown_table(header, body))
 
 

@@ -259,6 +259,7 @@ def test_side_by_side_speeds_price_every_run_with_the_latest_session_of_timings(
     rows = budget.budget_rows({"A": [("a", a0)], "B": [("b", b0)]}, summ, root=tmp_path, side_by_side=speeds)
     assert [r["minutes_side_by_side"] for r in rows] == [pytest.approx(5.0), pytest.approx(5.0)]
     assert "| A | a | 100 | 2 | 2 | 5 | 30.00 | - |" in budget.cost_table(rows, 2)
+    assert budget.cost_table(rows, 2, title="two models").startswith("**x2, two models**")
     assert "timed side by side" not in budget.cost_table(budget.budget_rows({"A": [("a", a0)]}, summ), 2)
     with pytest.raises(KeyError, match="no recorded speed"):   # a configuration never timed is not guessed
         budget.budget_rows({"A": [("a", a0)], "B": [("b", b0)]}, summ, root=tmp_path,
