@@ -335,8 +335,9 @@ def step_seconds(records: dict, steps: int = 10, warmup: int = 2, device=None, s
         g = torch.Generator().manual_seed(seed)
         data = (torch.rand(batch, 1, patch // scale, patch // scale, generator=g),
                 torch.rand(batch, channels, patch, patch, generator=g), torch.rand(batch, 1, patch, patch, generator=g))
-        torch.manual_seed(seed)
-        model = TRAINABLE[meta["model"]][1](scale, settings).to(device).train()
+        with torch.random.fork_rng(devices=[]):   # the caller's random state is left as it was
+            torch.manual_seed(seed)
+            model = TRAINABLE[meta["model"]][1](scale, settings).to(device).train()
         setups[label] = (model, torch.optim.Adam(model.parameters(), 1e-4), [t.to(device) for t in data],
                          (batch, patch, scale, channels))
 
@@ -361,8 +362,9 @@ def step_seconds(records: dict, steps: int = 10, warmup: int = 2, device=None, s
     out = {}
     for label, (model, _, _, (batch, patch, scale, channels)) in setups.items():
         rec = records[label]
-        out[label] = {"seconds": statistics.median(times[label]), "seconds_each": times[label],
-                      "gflop": step_flops(model, batch, patch, scale, device, guide_channels=channels) / 1e9,
+        with torch.random.fork_rng(devices=[]):   # step_flops draws its batch from the global generator
+            gflop = step_flops(model, batch, patch, scale, device, guide_channels=channels) / 1e9
+        out[label] = {"seconds": statistics.median(times[label]), "seconds_each": times[label], "gflop": gflop,
                       "recorded_seconds": seconds_per_step(rec) if rec.get("train_seconds") else None}
     return out
 

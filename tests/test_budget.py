@@ -220,8 +220,14 @@ def _smoke_record(guide, seconds=30.0):
 
 
 def test_step_seconds_times_each_configuration_in_turn_on_its_own_guide(tmp_path, capsys):
+    import torch
+
     recs = {"gray": _smoke_record("gray"), "rgb": _smoke_record("rgb", seconds=50.0)}
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
     out = budget.step_seconds(recs, steps=3, warmup=1)
+    assert torch.equal(torch.rand(3), expected)   # the global random state untouched
     assert list(out) == ["gray", "rgb"]
     assert all(len(m["seconds_each"]) == 3 and m["seconds"] > 0 for m in out.values())
     assert out["gray"]["seconds"] == sorted(out["gray"]["seconds_each"])[1]   # the median
