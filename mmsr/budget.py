@@ -314,9 +314,9 @@ def step_seconds(records: dict, steps: int = 10, warmup: int = 2, device=None, s
     import time
 
     import torch
-    import torch.nn.functional as F
 
-    from .benchmark import step_flops
+    from .benchmark import _sync, step_flops
+    from .probe import _train_step   # the probe's training step: forward, MSE, backward, optimiser step
     from .recipes import TRAINABLE, guide_mode_of
 
     if steps < 1 or warmup < 0:
@@ -341,23 +341,15 @@ def step_seconds(records: dict, steps: int = 10, warmup: int = 2, device=None, s
         setups[label] = (model, torch.optim.Adam(model.parameters(), 1e-4), [t.to(device) for t in data],
                          (batch, patch, scale, channels))
 
-    def one_step(model, opt, data):
-        lr, guide, hr = data
-        loss = F.mse_loss(model(lr, guide), hr)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
     for _ in range(warmup):
         for model, opt, data, _ in setups.values():
-            one_step(model, opt, data)
+            _train_step(model, opt, *data, amp=False)
     times = {label: [] for label in setups}
     for _ in range(steps):
         for label, (model, opt, data, _) in setups.items():
             t0 = time.perf_counter()
-            one_step(model, opt, data)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            _train_step(model, opt, *data, amp=False)
+            _sync(device)
             times[label].append(time.perf_counter() - t0)
     out = {}
     for label, (model, _, _, (batch, patch, scale, channels)) in setups.items():
