@@ -189,7 +189,8 @@ X2_REPLICATES = ("recipe", "recipe_s1", "recipe_s2")
 
 #: chapter 5's question for LMCSC at x4 (issue #11: at equal cost it stays under DJF, which reads the colour guide
 #: while LMCSC reads the luminance, and its validation moves 0.1-0.5 dB between checks): the committed x4 recipe
-#: with one change (seed 0; the colour guide, which won, with seeds 1 and 2 too), against the recipe's three seeds. name -> (seed, change, what it asks, record path)
+#: with one change (seed 0; the colour guide, which won, with seeds 1 and 2 too), against the recipe's three seeds.
+#: name -> (seed, change, what it asks, record path)
 LMCSC_X4 = {
     "luminance": (0, {}, "the committed x4 LMCSC: the guide's luminance, 64 maps, 3 stages", "lmcsc_x4.json"),
     "luminance_s1": (1, {}, "the same with seed 1", "experiments/lmcsc_x4_seed1/record.json"),
