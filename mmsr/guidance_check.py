@@ -25,7 +25,8 @@ import torch
 from .data.datasets import country_part, load_epfl_nir
 from .evaluate import Bicubic, evaluate, prepare_inputs
 from .models.self_ensemble import SelfEnsemble
-from .recipes import TRAINABLE, guide_mode_of, guided_filter_model, load_pretrained, pretrained_path
+from .recipes import (TRAINABLE, guide_mode_of, guided_filter_model, load_pretrained, pretrained_guide_mode,
+                      pretrained_path)
 from .runtime import try_gpu
 from .storage import read_weights, tensors_digest
 from .training import load_weights
@@ -55,7 +56,7 @@ def committed_method(name: str, scale: int) -> Optional[tuple]:
     if not path.is_file():
         return None
     digest = tensors_digest(read_weights(path)[0])[:10]
-    return load_pretrained(name, scale), TRAINABLE[name][2], f"mmsr/weights/{path.name}@{digest}"
+    return load_pretrained(name, scale), pretrained_guide_mode(name, scale), f"mmsr/weights/{path.name}@{digest}"
 
 
 def run_method(run_dir) -> tuple:

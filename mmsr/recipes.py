@@ -487,6 +487,17 @@ def load_pretrained(name: str, scale: int):
     return load_weights(build(scale, record["meta"]["settings"]), path)
 
 
+def pretrained_guide_mode(name: str, scale: int) -> str:
+    """The guide (``"rgb"`` or ``"gray"``) that the committed weights of ``name`` at ``scale`` read: their record's
+    settings decide (a committed LMCSC may read the colour guide although the paper's recipe reads luminance)."""
+    import json
+
+    path = pretrained_path(name, scale).with_suffix(".json")
+    if not path.is_file():
+        raise FileNotFoundError(f"no committed {name} weights for x{scale} at {path.with_suffix('.safetensors')}")
+    return guide_mode_of(name, json.loads(path.read_text())["meta"]["settings"])
+
+
 def load_srcnn(scale: int) -> SRCNN:
     """SRCNN with the committed weights for ``scale``."""
     return load_pretrained("srcnn", scale)

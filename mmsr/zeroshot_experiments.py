@@ -37,7 +37,8 @@ from .data.datasets import load_epfl_nir, load_ulb17vt
 from .data.thermal import load_visible_thermal
 from .data.misalign import distort, misalign, misalignment_magnitude, random_misalignment, shuffled_middlebury
 from .evaluate import Bicubic, evaluate
-from .recipes import TRAINABLE, guided_filter_model, load_pretrained, pretrained_path, zeroshot_config
+from .recipes import (guided_filter_model, load_pretrained, pretrained_guide_mode, pretrained_path,
+                      zeroshot_config)
 from .registration import register_global, registration_error_px, similarity_theta
 from .runtime import Deadline, get_mode, try_gpu
 from .storage import RunLock, preflight
@@ -183,7 +184,7 @@ def learned_for(method: str, dataset: str):
     rec = json.loads(path.with_suffix(".json").read_text())
     weights = {"file": f"mmsr/weights/{path.name}", "trained_at_commit": rec["git_commit"], "steps": rec["steps"],
                "train_split": rec["meta"]["train_split"], "train_data": rec["meta"]["data"]}
-    return load_pretrained(name, SCALE), TRAINABLE[name][2], {"weights": weights}
+    return load_pretrained(name, SCALE), pretrained_guide_mode(name, SCALE), {"weights": weights}
 
 
 #: Zero-shot methods of Table 1: record name -> (method, overrides of the run mode's configuration).

@@ -417,3 +417,28 @@ def test_lmcsc_reads_the_guide_its_settings_name_and_refuses_an_unknown_one_befo
     with pytest.raises(ValueError, match="guide must be 'rgb' or 'gray'"):
         train_model("lmcsc", 2, "smoke", out_dir=tmp_path / "bad", progress=False, guide="colour")
     assert not (tmp_path / "bad").exists()
+
+
+def test_committed_weights_report_the_guide_their_record_names(tmp_path, monkeypatch):
+    """The guide of committed weights comes from their record, not the recipe's default (a committed LMCSC may read
+    the colour guide): for every committed LMCSC the mode agrees with the channels the loaded encoder takes, and a
+    record that chooses the colour guide is read as such; without weights the error names the file."""
+    import json
+
+    from mmsr import recipes
+    from mmsr.guidance_check import committed_method
+
+    for s in (2, 4):
+        if recipes.pretrained_path("lmcsc", s).is_file():
+            mode = recipes.pretrained_guide_mode("lmcsc", s)
+            channels = recipes.load_pretrained("lmcsc", s).guide_encoder.W.shape[0]
+            assert channels == {"rgb": 3, "gray": 1}[mode]
+            assert committed_method("lmcsc", s)[1] == mode
+    res = recipes.train_model("lmcsc", 2, "smoke", out_dir=tmp_path / "run", progress=False, steps=1, guide="rgb")
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "lmcsc_x2.json").write_text(json.dumps(res.record))
+    monkeypatch.setattr(recipes, "WEIGHTS_DIR", weights)
+    assert recipes.pretrained_guide_mode("lmcsc", 2) == "rgb"
+    with pytest.raises(FileNotFoundError, match="lmcsc_x4.safetensors"):
+        recipes.pretrained_guide_mode("lmcsc", 4)

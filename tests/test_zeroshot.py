@@ -270,7 +270,7 @@ def test_summarise_averages_images_then_seeds(tmp_path):
 
 def test_table1_methods_and_deepjf_weights(tmp_path):
     from mmsr.models import DJF
-    from mmsr.recipes import pretrained_path
+    from mmsr.recipes import pretrained_guide_mode, pretrained_path
     from mmsr.zeroshot_experiments import TABLE1_METHODS, deepjf_for, run_table1
 
     assert TABLE1_METHODS["zssr-8x64"] == ("zssr", {"width": 64, "depth": 8})
@@ -285,8 +285,8 @@ def test_table1_methods_and_deepjf_weights(tmp_path):
             assert name in TRAINABLE, name
             got = learned_for(method, dataset)
             assert (got is None) == (not pretrained_path(name, 4).is_file())
-            if got is not None:  # the guide the model was trained with
-                assert got[1] == TRAINABLE[name][2]
+            if got is not None:  # the guide the model was trained with (its record's)
+                assert got[1] == pretrained_guide_mode(name, 4)
     assert learned_for("vtsrcnn", "U-VT") is None
     for dataset, name, gm in (("NIR", "djf", "rgb"), ("SMB", "djf_depth", "gray")):
         got = deepjf_for(dataset)
