@@ -222,6 +222,9 @@ def compare_on_validation(candidate: dict, reference: dict, max_drop: float = 0.
     if candidate["meta"]["guided"] != reference["meta"]["guided"] or \
             candidate["meta"]["scale"] != reference["meta"]["scale"]:
         raise ValueError("the two gates must be for the same guided model at the same scale")
+    frozen = [(rec["meta"].get("guided_source"), rec["meta"].get("single_source")) for rec in (candidate, reference)]
+    if frozen[0] != frozen[1]:   # e.g. one gate trained before the committed weights were replaced
+        raise ValueError(f"the two gates were trained on different frozen models: {frozen[0]} and {frozen[1]}")
     d_land, d_all = c["val_land_psnr"] - r["val_land_psnr"], c["val_psnr"] - r["val_psnr"]
     return {"d_val_land": d_land, "d_val": d_all, "adopt": d_land > 0 and d_all >= -max_drop}
 

@@ -178,8 +178,9 @@ def test_committed_learned_gates_never_saw_a_test_image_or_a_held_out_landscape(
 def test_the_rule_for_another_gate_loss_reads_validation_only_and_can_go_either_way():
     from mmsr.learned_gate import compare_on_validation
 
-    def rec(val, land, guided="lmcsc", scale=4):
-        return {"meta": {"model": "learned_gate", "guided": guided, "scale": scale},
+    def rec(val, land, guided="lmcsc", scale=4, source="mmsr/weights/lmcsc_x4.safetensors@aaaa"):
+        return {"meta": {"model": "learned_gate", "guided": guided, "scale": scale, "guided_source": source,
+                         "single_source": "mmsr/weights/srcnn_x4.safetensors@bbbb"},
                 "final_validation": {"val_psnr": val, "val_land_psnr": land}}
 
     ref = rec(30.0, 27.6)
@@ -191,6 +192,8 @@ def test_the_rule_for_another_gate_loss_reads_validation_only_and_can_go_either_
         compare_on_validation(rec(30, 27.7, guided="djf"), ref)
     with pytest.raises(ValueError, match="learned-gate runs"):
         compare_on_validation({"meta": {"model": "recurrent"}, "final_validation": {"val_psnr": 30}}, ref)
+    with pytest.raises(ValueError, match="different frozen models"):   # trained before the weights were replaced
+        compare_on_validation(rec(30, 27.7, source="mmsr/weights/lmcsc_x4.safetensors@cccc"), ref)
 
 
 def test_one_seed_gives_one_gate(tmp_path, monkeypatch):
