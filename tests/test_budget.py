@@ -270,3 +270,21 @@ def test_side_by_side_speeds_price_every_run_with_the_latest_session_of_timings(
     with pytest.raises(KeyError, match="no recorded speed"):   # a configuration never timed is not guessed
         budget.budget_rows({"A": [("a", a0)], "B": [("b", b0)]}, summ, root=tmp_path,
                            side_by_side={k: v for k, v in speeds.items() if v == 3.0})
+
+
+def test_the_committed_step_timings_name_records_that_exist():
+    """Each line of results/speed/train_steps.jsonl names the training record of the configuration it timed; when
+    committed weights move (the LMCSC x4 swap of 2026-12-06), a stale path would price runs with another
+    configuration's speed or fail the chapter: every path exists and the latest session reads without error."""
+    from mmsr.budget import REPO_ROOT, STEP_TIMES
+
+    path = REPO_ROOT / STEP_TIMES
+    if not path.is_file():
+        pytest.skip("no committed step timings")
+    lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    missing = [x["record"] for x in lines if not (REPO_ROOT / x["record"]).is_file()]
+    assert lines and missing == []
+    for x in lines:   # a label naming the colour guide times a colour-guide record, and only then
+        settings = json.loads((REPO_ROOT / x["record"]).read_text())["meta"]["settings"]
+        assert ("colour guide" in x["label"]) == (settings.get("guide") == "rgb"), x["label"]
+    assert budget.read_step_times()
