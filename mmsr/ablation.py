@@ -218,6 +218,8 @@ LMCSC_X2 = {
     "luminance_s2": (2, {}, "the same with seed 2", "experiments/lmcsc_x2_seed2/record.json"),
     "rgb": (0, {"guide": "rgb"}, "the colour guide, as DJF and the recurrent network read it",
             "experiments/lmcsc_x2_rgb_seed0/record.json"),
+    "rgb_s1": (1, {"guide": "rgb"}, "the same with seed 1", "experiments/lmcsc_x2_rgb_seed1/record.json"),
+    "rgb_s2": (2, {"guide": "rgb"}, "the same with seed 2", "experiments/lmcsc_x2_rgb_seed2/record.json"),
 }
 LMCSC_X2_BASE = LMCSC_X4_BASE
 LMCSC_X2_REPLICATES = LMCSC_X4_REPLICATES
