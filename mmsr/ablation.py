@@ -210,12 +210,14 @@ LMCSC_X4_BASE = {"atoms": 64, "stages": 3, "guide_layers": 3, "mu0": 0.01, "patc
                  "guide": "gray", "ema": 0.0}
 LMCSC_X4_REPLICATES = ("luminance", "luminance_s1", "luminance_s2")
 
-#: the same question at x2: the committed x2 recipe (the paper's luminance guide; the luminance x4 recipe's settings at
-#: scale 2) and its seeds against the colour guide
+#: the same question at x2: the x2 recipe (the paper's luminance guide; the luminance x4 recipe's settings at scale 2,
+#: 3,300 steps) and its seeds against the colour guide at the same steps. (The committed x2 weights are since the
+#: luminance recipe's seed 2 given 700 more steps, ``experiments/lmcsc_x2_4000steps_seed*``.)
 LMCSC_X2 = {
-    "luminance": (0, {}, "the committed x2 LMCSC: the guide's luminance, 64 maps, 3 stages", "lmcsc_x2.json"),
-    "luminance_s1": (1, {}, "the same with seed 1", "experiments/lmcsc_x2_seed1/record.json"),
-    "luminance_s2": (2, {}, "the same with seed 2", "experiments/lmcsc_x2_seed2/record.json"),
+    "luminance": (0, {}, "the x2 LMCSC recipe: the guide's luminance, 64 maps, 3 stages, 3,300 steps",
+                  "experiments/lmcsc_x2_3300steps_seed0/record.json"),
+    "luminance_s1": (1, {}, "the same with seed 1", "experiments/lmcsc_x2_3300steps_seed1/record.json"),
+    "luminance_s2": (2, {}, "the same with seed 2", "experiments/lmcsc_x2_3300steps_seed2/record.json"),
     "rgb": (0, {"guide": "rgb"}, "the colour guide, as DJF and the recurrent network read it",
             "experiments/lmcsc_x2_rgb_seed0/record.json"),
     "rgb_s1": (1, {"guide": "rgb"}, "the same with seed 1", "experiments/lmcsc_x2_rgb_seed1/record.json"),

@@ -306,14 +306,23 @@ def seed_spread(summ: dict, name: str, set_name: str = "test") -> Optional[dict]
 
 
 def seed_means(summ: dict, name: str, set_name: str = "test") -> dict:
-    """``seed -> mean PSNR`` of ``name`` on ``set_name`` over the seeds scored there (the committed weights are
-    seed 0; runs scored as ``"<name> seed <k>"``), in seed order; empty when none was scored."""
-    seeds = {0: summ.get(name, {}).get(set_name)}
-    prefix = f"{name} seed "
+    """``seed -> mean PSNR`` of ``name`` on ``set_name`` over the seeds scored there, in seed order; empty when none
+    was scored. The committed weights (scored as ``name``) are seed 0 and the other seeds' runs are scored as
+    ``"<name> seed <k>"`` -- unless a ``"<name> seed 0"`` was scored: then the committed weights are another seed of
+    their recipe (chosen on validation), scored under their number too, and ``name`` itself is not counted twice
+    (it must equal one of the numbered seeds on ``set_name``, else ValueError)."""
+    prefix, numbered = f"{name} seed ", {}
     for m, sets in summ.items():
-        if m.startswith(prefix) and m[len(prefix):].isdigit():
-            seeds[int(m[len(prefix):])] = sets.get(set_name)
-    return {k: v["mean"] for k, v in sorted(seeds.items()) if v}
+        if m.startswith(prefix) and m[len(prefix):].isdigit() and sets.get(set_name):
+            numbered[int(m[len(prefix):])] = sets[set_name]["mean"]
+    bare = summ.get(name, {}).get(set_name)
+    if 0 not in numbered:
+        numbered.update({0: bare["mean"]} if bare else {})
+        return dict(sorted(numbered.items()))
+    if bare and not any(abs(v - bare["mean"]) < 1e-9 for v in numbered.values()):
+        raise ValueError(f"{name!r} on {set_name}: '{name} seed 0' was scored, so the committed weights must be scored "
+                         f"under their seed number too (none of the seeds has their mean {bare['mean']:.4f})")
+    return dict(sorted(numbered.items()))
 
 
 def order_over_seeds(summ: dict, claimed: Sequence[str], set_name: str = "test") -> list[dict]:

@@ -128,9 +128,17 @@ def test_seed_runs_follow_the_naming_of_the_seed_runs(tmp_path):
         ("m", committed), ("m seed 2", tmp_path / "exp" / "m_x2_seed2" / "record.json")]   # seed 1: no record
     assert budget.seed_runs("m v", "v_x2", experiments=tmp_path / "exp") == [
         ("m v", tmp_path / "exp" / "v_x2_seed0" / "record.json")]
-    # the repository's own: LMCSC x2 has its committed weights and two seed runs
-    assert [n for n, _ in budget.seed_runs("lmcsc", "lmcsc_x2", WEIGHTS_DIR / "lmcsc_x2.json")] == [
-        "lmcsc", "lmcsc seed 1", "lmcsc seed 2"]
+    # committed weights of another seed take that seed's place
+    assert budget.seed_runs("m", "m_x2", committed, experiments=tmp_path / "exp", committed_seed=2) == [
+        ("m seed 2", committed)]
+    # the repository's own: LMCSC x2's committed weights are seed 2 of the 4,000-step runs
+    runs = budget.nir_seed_runs(2)
+    assert [(n, p.relative_to(WEIGHTS_DIR).as_posix()) for n, p in runs["LMCSC, 4,000 steps"]] == [
+        ("lmcsc 4000 steps", "experiments/lmcsc_x2_4000steps_seed0/record.json"),
+        ("lmcsc 4000 steps seed 1", "experiments/lmcsc_x2_4000steps_seed1/record.json"),
+        ("lmcsc 4000 steps seed 2", "lmcsc_x2.json")]
+    assert [n for n, _ in runs["LMCSC, 3,300 steps"]] == [
+        "lmcsc 3300 steps", "lmcsc 3300 steps seed 1", "lmcsc 3300 steps seed 2"]
 
 
 def test_nir_seed_runs_name_existing_records_and_the_panels_draw_them(tmp_path):

@@ -159,6 +159,20 @@ def test_seed_spread_pools_the_committed_model_with_its_seed_runs_only():
     assert seed_spread(summ, "srcnn") is None
 
 
+def test_seed_means_take_committed_weights_of_another_seed_once():
+    from mmsr.guidance_check import seed_means
+
+    # the committed weights are seed 2 of their recipe (LMCSC x2): scored as "m" and as "m seed 2"
+    summ = {"m": {"test": {"mean": 39.0}}, "m seed 0": {"test": {"mean": 38.7}},
+            "m seed 1": {"test": {"mean": 38.8}}, "m seed 2": {"test": {"mean": 39.0}}}
+    assert seed_means(summ, "m") == {0: 38.7, 1: 38.8, 2: 39.0}
+    summ["m seed 2"] = {"test": {"mean": 38.6}}   # stale: the committed weights not scored under their number
+    with pytest.raises(ValueError, match="seed number"):
+        seed_means(summ, "m")
+    del summ["m seed 0"]   # without a seed 0 the committed weights are seed 0
+    assert seed_means(summ, "m") == {0: 39.0, 1: 38.8, 2: 38.6}
+
+
 class Const(torch.nn.Module):
     """Bicubic plus a constant: a stand-in for a model whose error is known."""
 
