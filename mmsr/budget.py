@@ -104,6 +104,20 @@ def run_cost(chain: Sequence[dict], fastest: Optional[dict] = None) -> dict:
             "minutes_at_fastest": sum(r["steps"] * fastest[speed_key(r)] for r in chain) / 60.0}
 
 
+def schedule_text(chain: Sequence[dict]) -> dict:
+    """What a reader wants of the runs behind a weight file (:func:`training_chain`), one string per setting: the
+    steps (``"3,300 + 700"`` for a continuation), each run's learning rate and its halvings within the run's steps,
+    the training minutes (summed) and the commits."""
+    def rate(r):
+        st = r["meta"].get("settings", {})
+        halved = [m for m in st.get("milestones", ()) if m < r["steps"]]
+        return f"{st['lr']:g}" + (f", halved at {halved}" if halved else "")
+    return {"steps": " + ".join(f"{r['steps']:,}" for r in chain),
+            "learning rate": "; then ".join(rate(r) for r in chain),
+            "minutes": f"{sum(r['train_seconds'] for r in chain) / 60:.0f}",
+            "commit": " + ".join(r["git_commit"][:8] for r in chain)}
+
+
 def seed_runs(name: str, folder: str, committed: Optional[Path] = None, seeds: Iterable[int] = range(3),
               experiments: Optional[Path] = None, committed_seed: int = 0) -> list[tuple]:
     """``(name in the guidance records, training record)`` for each seed of a model whose record exists: seed 0

@@ -296,3 +296,18 @@ def test_the_committed_step_timings_name_records_that_exist():
         settings = json.loads((REPO_ROOT / x["record"]).read_text())["meta"]["settings"]
         assert ("colour guide" in x["label"]) == (settings.get("guide") == "rgb"), x["label"]
     assert budget.read_step_times()
+
+
+def test_schedule_text_reads_every_run_of_a_continuation(tmp_path):
+    first = _record(steps=3300, seconds=5760.0)
+    first["meta"]["settings"].update(lr=1e-3, milestones=[2500, 3400])
+    first["git_commit"] = "aaaaaaaa11"
+    cont = _record(steps=700, seconds=1020.0)
+    cont["meta"]["settings"].update(lr=2.5e-4, milestones=[1000])
+    cont["git_commit"] = "bbbbbbbb22"
+    text = budget.schedule_text([first, cont])
+    assert text == {"steps": "3,300 + 700", "learning rate": "0.001, halved at [2500]; then 0.00025",
+                    "minutes": "113", "commit": "aaaaaaaa + bbbbbbbb"}
+    # the committed LMCSC x2 is such a continuation
+    chain = budget.training_chain(WEIGHTS_DIR / "lmcsc_x2.json")
+    assert budget.schedule_text(chain)["steps"] == "3,300 + 700"
