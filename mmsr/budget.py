@@ -104,6 +104,25 @@ def run_cost(chain: Sequence[dict], fastest: Optional[dict] = None) -> dict:
             "minutes_at_fastest": sum(r["steps"] * fastest[speed_key(r)] for r in chain) / 60.0}
 
 
+def merged_record(chain: Sequence[dict]) -> dict:
+    """The runs of a training chain (:func:`training_chain`) as one training record, for curves against time: the
+    last record with the chain's total steps and seconds, and every run's validation history in order, its steps
+    counted from the chain's start and each point's ``minutes`` from each run's own speed (runs of one chain ran at
+    different speeds). ``meta["init_from"]`` is dropped -- the chain starts from scratch -- and ``meta["chain"]``
+    lists each run's steps. A chain of one run gives that run with ``minutes`` added."""
+    if not chain:
+        raise ValueError("an empty training chain")
+    history, steps, seconds = [], 0, 0.0
+    for r in chain:
+        per_step = seconds_per_step(r)
+        history += [{**h, "step": steps + h["step"], "minutes": (seconds + h["step"] * per_step) / 60.0}
+                    for h in r.get("history", [])]
+        steps, seconds = steps + r["steps"], seconds + r["train_seconds"]
+    meta = {k: v for k, v in chain[-1]["meta"].items() if k != "init_from"}
+    return {**chain[-1], "meta": {**meta, "chain": [r["steps"] for r in chain]}, "steps": steps,
+            "train_seconds": seconds, "history": history}
+
+
 def schedule_text(chain: Sequence[dict]) -> dict:
     """What a reader wants of the runs behind a weight file (:func:`training_chain`), one string per setting: the
     steps (``"3,300 + 700"`` for a continuation), each run's learning rate and its halvings within the run's steps,

@@ -245,9 +245,10 @@ def per_image_gains(records: Sequence[dict], scale: int, methods: Sequence[str],
 def training_curves(records: dict, scale: int, ax=None):
     """Validation PSNR against training minutes, one curve per training record (``name -> record`` as the
     committed ``mmsr/weights/*.json``); minutes are ``step / steps * train_seconds / 60`` (constant speed assumed
-    within a run). A run that started from other weights (``meta["init_from"]``, ``meta["generator_init"]``) is
-    dashed and its label names the start: its minutes do not count the run that made those weights.
-    Returns the axes."""
+    within a run), or each point's ``minutes`` where the history has them (:func:`mmsr.budget.merged_record`: a
+    continuation drawn with the runs behind it). A run that started from other weights (``meta["init_from"]``,
+    ``meta["generator_init"]``) is dashed and its label names the start: its minutes do not count the run that made
+    those weights. Returns the axes."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -255,12 +256,12 @@ def training_curves(records: dict, scale: int, ax=None):
     for name, r in records.items():
         if r["meta"]["scale"] != scale or not r.get("history"):
             continue
-        per_step = r["train_seconds"] / 60.0 / r["steps"]
-        steps = [h["step"] for h in r["history"]]
         start = r["meta"].get("init_from") or r["meta"].get("generator_init")
         start = Path(start["file"] if isinstance(start, dict) else start).stem if start else None
-        ax.plot([s * per_step for s in steps], [h["val_psnr"] for h in r["history"]], "o--" if start else "o-",
-                label=f"{name} ({r['parameters']:,} parameters" + (f"; from {start})" if start else ")"))
+        runs = " + ".join(f"{n:,}" for n in r["meta"].get("chain", ()))
+        ax.plot(_history_minutes(r), [h["val_psnr"] for h in r["history"]], "o--" if start else "o-",
+                label=f"{name} ({r['parameters']:,} parameters" + (f"; from {start}" if start else "")
+                + (f"; {runs} steps" if runs else "") + ")")
     ax.set_xlabel("training minutes (one CPU thread, shared machine)")
     ax.set_ylabel("validation PSNR (dB)")
     ax.set_title(f"x{scale}: validation PSNR against training time, computed in training", fontsize=TITLE_PT)
@@ -268,10 +269,16 @@ def training_curves(records: dict, scale: int, ax=None):
     return ax
 
 
+def _history_minutes(record: dict) -> np.ndarray:
+    """The training minutes of each validation point of a record: its own ``minutes`` where it has them, else
+    the run's mean speed times the step."""
+    per_step = record["train_seconds"] / 60.0 / record["steps"]
+    return np.array([h.get("minutes", h["step"] * per_step) for h in record["history"]])
+
+
 def psnr_at_minutes(record: dict, minutes: float) -> float:
     """A training record's validation PSNR interpolated at ``minutes`` of training (NaN outside its run)."""
-    per_step = record["train_seconds"] / 60.0 / record["steps"]
-    t = np.array([h["step"] * per_step for h in record["history"]])
+    t = _history_minutes(record)
     v = np.array([h["val_psnr"] for h in record["history"]])
     if minutes < t[0] or minutes > t[-1]:
         return float("nan")
@@ -288,7 +295,7 @@ def common_minutes(records: dict) -> tuple:
     runs = {k: r for k, r in records.items() if r.get("history")}
     dropped = []
     while len(runs) >= 2:
-        first = max(r["history"][0]["step"] * r["train_seconds"] / 60.0 / r["steps"] for r in runs.values())
+        first = max(_history_minutes(r)[0] for r in runs.values())
         end = min(r["train_seconds"] / 60.0 for r in runs.values())
         if first <= end:
             return end, runs, dropped

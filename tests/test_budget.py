@@ -311,3 +311,20 @@ def test_schedule_text_reads_every_run_of_a_continuation(tmp_path):
     # the committed LMCSC x2 is such a continuation
     chain = budget.training_chain(WEIGHTS_DIR / "lmcsc_x2.json")
     assert budget.schedule_text(chain)["steps"] == "3,300 + 700"
+
+
+def test_merged_record_draws_a_continuation_with_the_run_behind_it():
+    first = {**_record(steps=100, seconds=600.0), "history": [{"step": 50, "val_psnr": 30.0},
+                                                               {"step": 100, "val_psnr": 31.0}]}
+    cont = {**_record(steps=20, seconds=60.0, init_from={"file": "x.safetensors"}),
+            "history": [{"step": 10, "val_psnr": 31.5}, {"step": 20, "val_psnr": 32.0}]}
+    m = budget.merged_record([first, cont])
+    assert m["steps"] == 120 and m["train_seconds"] == 660.0 and m["meta"]["chain"] == [100, 20]
+    assert "init_from" not in m["meta"] and "init_from" in cont["meta"]   # the input is left as it was
+    assert [h["step"] for h in m["history"]] == [50, 100, 110, 120]
+    # each run at its own speed: 6 s per step, then 3 s per step
+    assert [h["minutes"] for h in m["history"]] == pytest.approx([5.0, 10.0, 10.5, 11.0])
+    assert plot.psnr_at_minutes(m, 10.75) == pytest.approx(31.75)
+    assert plot.common_minutes({"a": m, "b": first})[0] == pytest.approx(10.0)
+    with pytest.raises(ValueError, match="empty"):
+        budget.merged_record([])
