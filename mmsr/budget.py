@@ -295,16 +295,17 @@ def device_rows(runs: dict, summ: dict, sets: Sequence[str] = ("test", "country-
                 root: Optional[Path] = None) -> list[dict]:
     """One row per run of ``runs`` (label -> (name in the guidance records, record path under ``root``, default
     the weights folder)) whose record exists: device, parameters, steps, training minutes, patches per second,
-    final validation PSNR and the mean PSNR on each of ``sets`` (``None`` where not scored)."""
+    final validation PSNR and the mean PSNR on each of ``sets`` (``None`` where not scored). Weights continued
+    from others count every run behind them (:func:`training_chain`; ``chain``: each run's steps)."""
     root = WEIGHTS_DIR if root is None else Path(root)
     rows = []
     for label, (name, rel) in runs.items():
         path = root / rel
         if not path.is_file():
             continue
-        rec = json.loads(path.read_text())
+        rec = merged_record(training_chain(path))
         rows.append({"label": label, "name": name, "device": rec.get("device"), "parameters": rec.get("parameters"),
-                     "steps": rec["steps"], "minutes": rec["train_seconds"] / 60.0,
+                     "steps": rec["steps"], "chain": rec["meta"]["chain"], "minutes": rec["train_seconds"] / 60.0,
                      "patches_per_second": patches_per_second(rec),
                      "val": rec.get("final_validation", {}).get("val_psnr"),
                      "psnr": _set_means(summ, name, sets)})
@@ -320,7 +321,8 @@ def device_table(rows: Sequence[dict], scale: int) -> str:
             "of chapter 1; minutes: training time as recorded, validation included)\n\n" + markdown_table(
                 ["run", "device", "parameters", "steps", "minutes", "patches/s", "val (dB)", "test (dB)",
                  "landscapes (dB)"],
-                [[r["label"], r["device"], f"{r['parameters']:,}", f"{r['steps']:,}", f"{r['minutes']:.1f}",
+                [[r["label"], r["device"], f"{r['parameters']:,}", " + ".join(f"{n:,}" for n in r["chain"]),
+                  f"{r['minutes']:.1f}",
                   f"{r['patches_per_second']:,.0f}", fmt(r["val"]), fmt(r["psnr"].get("test")),
                   fmt(r["psnr"].get("country-heldout"))] for r in rows]))
 

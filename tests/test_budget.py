@@ -208,6 +208,9 @@ def test_device_rows_read_throughput_and_scores_and_skip_missing_records(tmp_pat
     assert rows[0]["minutes"] == 1.0 and rows[0]["psnr"] == {"test": 36.25, "country-heldout": None}
     table = device_table(rows, 4)
     assert "| A | cuda:X | 1,000 | 300 | 1.0 | 160 | 35.50 | 36.25 | - |" in table
+    # the committed LMCSC x2 continues a 3,300-step run: the row counts both
+    lmcsc = device_rows({"L": ("lmcsc", "lmcsc_x2.json")}, summ)[0]
+    assert lmcsc["chain"] == [3300, 700] and lmcsc["steps"] == 4000 and lmcsc["minutes"] > 100
 
 
 def test_device_runs_name_records_that_exist():
