@@ -210,6 +210,18 @@ LMCSC_X4_BASE = {"atoms": 64, "stages": 3, "guide_layers": 3, "mu0": 0.01, "patc
                  "guide": "gray", "ema": 0.0}
 LMCSC_X4_REPLICATES = ("luminance", "luminance_s1", "luminance_s2")
 
+#: the committed x4 recipe since the colour guide won, with the other change of the table above (the moving average)
+#: on top: the two changes together, against the colour recipe's three seeds
+LMCSC_X4_RGB = {
+    "rgb": (0, {}, "the committed x4 LMCSC: the colour guide, 64 maps, 3 stages", "lmcsc_x4.json"),
+    "rgb_s1": (1, {}, "the same with seed 1", "experiments/lmcsc_x4_seed1/record.json"),
+    "rgb_s2": (2, {}, "the same with seed 2", "experiments/lmcsc_x4_seed2/record.json"),
+    "ema": (0, {"ema": 0.999}, "a moving average of the weights (decay 0.999) validated and kept",
+            "experiments/lmcsc_x4_rgb_ema_seed0/record.json"),
+}
+LMCSC_X4_RGB_BASE = {**LMCSC_X4_BASE, "guide": "rgb"}
+LMCSC_X4_RGB_REPLICATES = ("rgb", "rgb_s1", "rgb_s2")
+
 #: the same question at x2: the x2 recipe (the paper's luminance guide; the luminance x4 recipe's settings at scale 2,
 #: 3,300 steps) and its seeds against the colour guide at the same steps. (The committed x2 weights are since the
 #: luminance recipe's seed 2 given 700 more steps, ``experiments/lmcsc_x2_4000steps_seed*``.)

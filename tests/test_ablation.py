@@ -174,14 +174,15 @@ def test_the_x2_recipe_ablation_changes_one_training_choice_and_reads_the_commit
         ablation.ablation_rows(wrong, ablation.X2_RECIPE, ablation.X2_BASE, ablation.X2_REPLICATES)
 
 
-@pytest.mark.parametrize("scale", [4, 2])
-def test_the_lmcsc_ablation_changes_one_choice_and_reads_the_committed_records(scale):
-    """Chapter 5's LMCSC runs at x4 and x2: each differs from the committed recipe in one setting or only in its
-    seed; the committed records present pass the table's check (the committed weights among them, at their scale),
-    and a colour-guide run filed under the luminance recipe is refused."""
+@pytest.mark.parametrize("table", ["X4", "X2", "X4_RGB"])
+def test_the_lmcsc_ablation_changes_one_choice_and_reads_the_committed_records(table):
+    """Chapter 5's LMCSC runs at x4 and x2 (and at x4 on the colour recipe): each differs from its recipe in one
+    setting or only in its seed; the committed records present pass the table's check (the committed weights among
+    them, at their scale), and a run filed under a recipe whose guide it does not read is refused."""
     from mmsr.recipes import LMCSC_SETTINGS, TRAINING_SETTINGS
 
-    variants, base, replicates = (getattr(ablation, f"LMCSC_X{scale}{part}") for part in ("", "_BASE", "_REPLICATES"))
+    scale = int(table[1])
+    variants, base, replicates = (getattr(ablation, f"LMCSC_{table}{part}") for part in ("", "_BASE", "_REPLICATES"))
     known = set(LMCSC_SETTINGS["default"]) | set(TRAINING_SETTINGS)
     assert set(base) <= known
     for name, (seed, change, what, rel) in variants.items():
@@ -194,6 +195,6 @@ def test_the_lmcsc_ablation_changes_one_choice_and_reads_the_committed_records(s
     header, rows = ablation.ablation_rows(recs, *args)
     assert [r[0] for r in rows] == list(recs)
     wrong = copy.deepcopy(recs)
-    wrong["luminance_s1"]["meta"]["settings"]["guide"] = "rgb"
+    wrong[replicates[1]]["meta"]["settings"]["guide"] = "gray" if base["guide"] == "rgb" else "rgb"
     with pytest.raises(ValueError, match="other settings"):
         ablation.ablation_rows(wrong, *args)
