@@ -155,8 +155,8 @@ def seed_runs(name: str, folder: str, committed: Optional[Path] = None, seeds: I
 
 
 #: the NIR seed runs of chapters 5 and 7 by scale: label -> (name in the guidance records, experiment folder of its
-#: seeds, committed weights or ``None``[, the seed of the committed weights when not 0]); see :func:`seed_runs`. DJF at the committed x2 learning rate
-#: (1e-3) is left out: two of its three seeds failed (chapter 5's seed section).
+#: seeds, committed weights or ``None``[, the seed of the committed weights when not 0]); see :func:`seed_runs`. DJF
+#: at the committed x2 learning rate (1e-3) is left out: two of its three seeds failed (chapter 5's seed section).
 NIR_SEED_RUNS = {
     2: {"SRCNN": ("srcnn", "srcnn_x2", "srcnn_x2"), "CoISTA": ("coista", "coista_x2", "coista_x2"),
         "CoISTA, 2,100 steps": ("coista 2100 steps", "coista_x2_2100steps", None),
