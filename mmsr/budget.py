@@ -172,6 +172,7 @@ NIR_SEED_RUNS = {
         "DJF, 1,500 steps": ("djf", "djf_x4", "djf_x4"),
         "DJF, 4,500 steps": ("djf 4500 steps", "djf_x4_4500steps", None),
         "DJF, 6,500 steps": ("djf 6500 steps", "djf_x4_6500steps", None),
+        "DJF, 6,500 steps from scratch": ("djf 6500 steps scratch", "djf_x4_6500steps_scratch", None),
         "LMCSC": ("lmcsc", "lmcsc_x4", "lmcsc_x4"),   # the colour guide (committed since 2026-12-06)
         "LMCSC, luminance guide": ("lmcsc luminance", "lmcsc_x4_luminance", None),
         "recurrent": ("recurrent", "recurrent_x4", "recurrent_x4")},
@@ -181,6 +182,7 @@ NIR_COLORS = {"SRCNN": "C0", "CoISTA": "C1", "CoISTA, 2,100 steps": "C8", "CoIST
               "DJF, lr 2e-4, 2,400 steps": "C2", "DJF, 1,500 steps": "C2",
               "DJF, lr 2e-4, 4,800 steps": "C3", "DJF, 4,500 steps": "C3", "LMCSC, 3,300 steps": "C4",
               "LMCSC": "C4", "LMCSC, 4,000 steps": "C5", "LMCSC, luminance guide": "C5", "DJF, 6,500 steps": "C9",
+              "DJF, 6,500 steps from scratch": "C7",
               "recurrent": "C6"}
 
 

@@ -81,6 +81,18 @@ def test_committed_outputs_never_put_an_unlabelled_number_in_a_result_table(path
     assert _unlabelled_result_columns(path) == []
 
 
+def test_every_code_cell_with_stored_outputs_has_an_execution_count():
+    """nbval refuses a cell whose stored outputs have no execution count ("unrun reference cell has outputs"), which
+    a cell added and run on its own leaves behind; this finds it without running a notebook."""
+    import json
+
+    for path in NOTEBOOKS:
+        cells = json.loads(path.read_text())["cells"]
+        unrun = [i for i, c in enumerate(cells)
+                 if c["cell_type"] == "code" and c.get("outputs") and c.get("execution_count") is None]
+        assert unrun == [], f"{path.name}: cells {unrun}"
+
+
 def test_every_notebook_has_a_parameters_cell():
     import json
 
