@@ -317,7 +317,8 @@ def seed_means(summ: dict, name: str, set_name: str = "test") -> dict:
             numbered[int(m[len(prefix):])] = sets[set_name]["mean"]
     bare = summ.get(name, {}).get(set_name)
     if 0 not in numbered:
-        numbered.update({0: bare["mean"]} if bare else {})
+        if bare:
+            numbered[0] = bare["mean"]
         return dict(sorted(numbered.items()))
     if bare and not any(abs(v - bare["mean"]) < 1e-9 for v in numbered.values()):
         raise ValueError(f"{name!r} on {set_name}: '{name} seed 0' was scored, so the committed weights must be scored "
