@@ -218,6 +218,8 @@ LMCSC_X4_RGB = {
     "rgb_s2": (2, {}, "the same with seed 2", "experiments/lmcsc_x4_seed2/record.json"),
     "ema": (0, {"ema": 0.999}, "a moving average of the weights (decay 0.999) validated and kept",
             "experiments/lmcsc_x4_rgb_ema_seed0/record.json"),
+    "ema_s1": (1, {"ema": 0.999}, "the same with seed 1", "experiments/lmcsc_x4_rgb_ema_seed1/record.json"),
+    "ema_s2": (2, {"ema": 0.999}, "the same with seed 2", "experiments/lmcsc_x4_rgb_ema_seed2/record.json"),
 }
 LMCSC_X4_RGB_BASE = {**LMCSC_X4_BASE, "guide": "rgb"}
 LMCSC_X4_RGB_REPLICATES = ("rgb", "rgb_s1", "rgb_s2")
