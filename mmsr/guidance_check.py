@@ -305,6 +305,17 @@ def seed_spread(summ: dict, name: str, set_name: str = "test") -> Optional[dict]
     return {"seeds": list(means), "means": list(vals), "mean": float(vals.mean()), "std": float(vals.std(ddof=1))}
 
 
+def spread_text(summ: dict, name: str, sets: Sequence[str] = ("test", "country-heldout")) -> str:
+    """One line of ``name``'s means over its seeds on each of ``sets``: ``"test 35.14 ± 0.06 dB over 3 seeds; ..."``,
+    or for a run of one seed ``"one seed: test 34.94 dB; ..."``. A set with fewer than two seeds is left out of a
+    line of spreads, a set not scored at all out of either."""
+    spreads = [(s, sp) for s in sets if (sp := seed_spread(summ, name, s))]
+    if spreads:
+        return "; ".join(f"{s} {sp['mean']:.2f} ± {sp['std']:.2f} dB over {len(sp['seeds'])} seeds"
+                         for s, sp in spreads)
+    return "one seed: " + "; ".join(f"{s} {summ[name][s]['mean']:.2f} dB" for s in sets if s in summ.get(name, {}))
+
+
 def seed_means(summ: dict, name: str, set_name: str = "test") -> dict:
     """``seed -> mean PSNR`` of ``name`` on ``set_name`` over the seeds scored there, in seed order; empty when none
     was scored. The committed weights (scored as ``name``) are seed 0 and the other seeds' runs are scored as

@@ -159,6 +159,17 @@ def test_seed_spread_pools_the_committed_model_with_its_seed_runs_only():
     assert seed_spread(summ, "srcnn") is None
 
 
+def test_spread_text_says_seeds_and_spread_or_one_seed():
+    from mmsr.guidance_check import spread_text
+
+    summ = {"m": {"test": {"mean": 34.0}, "country-heldout": {"mean": 28.0}}, "m seed 1": {"test": {"mean": 34.2}},
+            "m seed 2": {"test": {"mean": 33.8}}, "one": {"test": {"mean": 34.94}, "country-heldout": {"mean": 28.68}}}
+    # the landscapes have one seed of "m": left out of its line rather than shown as a spread of one
+    assert spread_text(summ, "m") == "test 34.00 ± 0.20 dB over 3 seeds"
+    assert spread_text(summ, "one") == "one seed: test 34.94 dB; country-heldout 28.68 dB"
+    assert spread_text(summ, "one", ("country-heldout",)) == "one seed: country-heldout 28.68 dB"
+
+
 def test_seed_means_take_committed_weights_of_another_seed_once():
     from mmsr.guidance_check import seed_means
 
