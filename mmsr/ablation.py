@@ -236,6 +236,8 @@ LMCSC_X2 = {
             "experiments/lmcsc_x2_rgb_seed0/record.json"),
     "rgb_s1": (1, {"guide": "rgb"}, "the same with seed 1", "experiments/lmcsc_x2_rgb_seed1/record.json"),
     "rgb_s2": (2, {"guide": "rgb"}, "the same with seed 2", "experiments/lmcsc_x2_rgb_seed2/record.json"),
+    "ema": (0, {"ema": 0.999}, "a moving average of the weights (decay 0.999), as at x4",
+            "experiments/lmcsc_x2_ema_seed0/record.json"),
 }
 LMCSC_X2_BASE = LMCSC_X4_BASE
 LMCSC_X2_REPLICATES = LMCSC_X4_REPLICATES
