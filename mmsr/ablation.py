@@ -190,17 +190,18 @@ X2_REPLICATES = ("recipe", "recipe_s1", "recipe_s2")
 #: chapter 5's question for LMCSC at x4 (issue #11: at equal cost it stayed under DJF, which reads the colour guide
 #: while LMCSC read the luminance, and its validation moves 0.1-0.5 dB between checks): the paper's luminance recipe
 #: with one change (seed 0; the colour guide, which won, with seeds 1 and 2 too), against the recipe's three seeds.
-#: The colour-guide recipe has been the committed one since (its seed 0 is ``lmcsc_x4``; the luminance seeds moved
-#: to ``experiments/lmcsc_x4_luminance_seed*``). name -> (seed, change, what it asks, record path)
+#: The colour-guide recipe was the committed one after that (its seeds are ``experiments/lmcsc_x4_rgb_seed*``; the
+#: luminance seeds moved to ``experiments/lmcsc_x4_luminance_seed*``), until the same with a moving average of the
+#: weights won (:data:`LMCSC_X4_RGB`). name -> (seed, change, what it asks, record path)
 LMCSC_X4 = {
     "luminance": (0, {}, "the paper's luminance guide, 64 maps, 3 stages (the committed x4 LMCSC until the colour "
                   "guide won)", "experiments/lmcsc_x4_luminance_seed0/record.json"),
     "luminance_s1": (1, {}, "the same with seed 1", "experiments/lmcsc_x4_luminance_seed1/record.json"),
     "luminance_s2": (2, {}, "the same with seed 2", "experiments/lmcsc_x4_luminance_seed2/record.json"),
-    "rgb": (0, {"guide": "rgb"}, "the colour guide, as DJF and the recurrent network read it (now the committed x4 "
-            "LMCSC)", "lmcsc_x4.json"),
-    "rgb_s1": (1, {"guide": "rgb"}, "the same with seed 1", "experiments/lmcsc_x4_seed1/record.json"),
-    "rgb_s2": (2, {"guide": "rgb"}, "the same with seed 2", "experiments/lmcsc_x4_seed2/record.json"),
+    "rgb": (0, {"guide": "rgb"}, "the colour guide, as DJF and the recurrent network read it",
+            "experiments/lmcsc_x4_rgb_seed0/record.json"),
+    "rgb_s1": (1, {"guide": "rgb"}, "the same with seed 1", "experiments/lmcsc_x4_rgb_seed1/record.json"),
+    "rgb_s2": (2, {"guide": "rgb"}, "the same with seed 2", "experiments/lmcsc_x4_rgb_seed2/record.json"),
     "ema": (0, {"ema": 0.999}, "a moving average of the weights (decay 0.999) validated and kept",
             "experiments/lmcsc_x4_ema/record.json"),
 }
@@ -210,14 +211,15 @@ LMCSC_X4_BASE = {"atoms": 64, "stages": 3, "guide_layers": 3, "mu0": 0.01, "patc
                  "guide": "gray", "ema": 0.0}
 LMCSC_X4_REPLICATES = ("luminance", "luminance_s1", "luminance_s2")
 
-#: the committed x4 recipe since the colour guide won, with the other change of the table above (the moving average)
-#: on top: the two changes together, against the colour recipe's three seeds
+#: the colour-guide recipe with the other change of the table above (the moving average) on top: the two changes
+#: together, against the colour recipe's three seeds. They won, and their seed 0 is the committed ``lmcsc_x4``
+#: since (its seeds 1 and 2: ``experiments/lmcsc_x4_rgb_ema_seed1``, ``_seed2``).
 LMCSC_X4_RGB = {
-    "rgb": (0, {}, "the committed x4 LMCSC: the colour guide, 64 maps, 3 stages", "lmcsc_x4.json"),
-    "rgb_s1": (1, {}, "the same with seed 1", "experiments/lmcsc_x4_seed1/record.json"),
-    "rgb_s2": (2, {}, "the same with seed 2", "experiments/lmcsc_x4_seed2/record.json"),
-    "ema": (0, {"ema": 0.999}, "a moving average of the weights (decay 0.999) validated and kept",
-            "experiments/lmcsc_x4_rgb_ema_seed0/record.json"),
+    "rgb": (0, {}, "the colour-guide recipe: 64 maps, 3 stages", "experiments/lmcsc_x4_rgb_seed0/record.json"),
+    "rgb_s1": (1, {}, "the same with seed 1", "experiments/lmcsc_x4_rgb_seed1/record.json"),
+    "rgb_s2": (2, {}, "the same with seed 2", "experiments/lmcsc_x4_rgb_seed2/record.json"),
+    "ema": (0, {"ema": 0.999}, "a moving average of the weights (decay 0.999) validated and kept (the committed x4 "
+            "LMCSC since it won)", "lmcsc_x4.json"),
     "ema_s1": (1, {"ema": 0.999}, "the same with seed 1", "experiments/lmcsc_x4_rgb_ema_seed1/record.json"),
     "ema_s2": (2, {"ema": 0.999}, "the same with seed 2", "experiments/lmcsc_x4_rgb_ema_seed2/record.json"),
 }

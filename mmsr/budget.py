@@ -173,9 +173,10 @@ NIR_SEED_RUNS = {
         "DJF, 4,500 steps": ("djf 4500 steps", "djf_x4_4500steps", None),
         "DJF, 6,500 steps": ("djf 6500 steps", "djf_x4_6500steps", None),
         "DJF, 6,500 steps from scratch": ("djf 6500 steps scratch", "djf_x4_6500steps_scratch", None),
-        "LMCSC": ("lmcsc", "lmcsc_x4", "lmcsc_x4"),   # the colour guide (committed since 2026-12-06)
+        # committed since 2026-12-06: seed 0 of the colour guide with a moving average of the weights (--set ema=0.999)
+        "LMCSC": ("lmcsc", "lmcsc_x4_rgb_ema", "lmcsc_x4"),
+        "LMCSC, colour guide": ("lmcsc rgb", "lmcsc_x4_rgb", None),   # the same without the average
         "LMCSC, luminance guide": ("lmcsc luminance", "lmcsc_x4_luminance", None),
-        "LMCSC, colour + average": ("lmcsc ema", "lmcsc_x4_rgb_ema", None),   # --set ema=0.999 on the colour recipe
         "recurrent": ("recurrent", "recurrent_x4", "recurrent_x4")},
 }
 #: one colour per model at both scales (the longer runs of a model in other colours)
@@ -183,7 +184,7 @@ NIR_COLORS = {"SRCNN": "C0", "CoISTA": "C1", "CoISTA, 2,100 steps": "C8", "CoIST
               "DJF, lr 2e-4, 2,400 steps": "C2", "DJF, 1,500 steps": "C2",
               "DJF, lr 2e-4, 4,800 steps": "C3", "DJF, 4,500 steps": "C3", "LMCSC, 3,300 steps": "C4",
               "LMCSC": "C4", "LMCSC, 4,000 steps": "C5", "LMCSC, luminance guide": "C5", "DJF, 6,500 steps": "C9",
-              "DJF, 6,500 steps from scratch": "C7", "LMCSC, colour + average": "k",
+              "DJF, 6,500 steps from scratch": "C7", "LMCSC, colour guide": "k",
               "recurrent": "C6"}
 
 
