@@ -336,16 +336,23 @@ def test_merged_record_draws_a_continuation_with_the_run_behind_it():
 def test_each_nir_seed_group_is_one_recipe_run_with_the_seed_its_name_says():
     # a group mixes no recipes: when the committed weights change recipe (as LMCSC x4 did, to the colour guide with
     # a moving average), the group's folder must follow, or its "seeds" would be two recipes' runs
+    from mmsr.recipes import TRAINABLE, TRAINING_SETTINGS
+
     ignored = {"seed", "val_every", "ckpt_every", "progress"}
+
+    def settings(rec):   # older records lack keys added since: those read as the recipe's defaults
+        meta = rec["meta"]
+        return {**TRAINING_SETTINGS, **TRAINABLE[meta["model"]][0][meta["mode"]], **meta["settings"]}
+
     for s in budget.NIR_SEED_RUNS:
         for group, seeds in budget.nir_seed_runs(s).items():
             recs = [(n, json.loads(p.read_text())) for n, p in seeds]
-            first = recs[0][1]["meta"]["settings"]
+            first = settings(recs[0][1])
             for name, rec in recs:
                 k = int(name.rsplit(" seed ", 1)[1]) if " seed " in name else 0
                 assert rec["config"]["seed"] == k, (s, group, name)
-                st = rec["meta"]["settings"]   # older records lack keys added since: compare the shared ones
-                differ = {key for key in set(st) & set(first) - ignored if st[key] != first[key]}
+                st = settings(rec)
+                differ = {key for key in (set(st) | set(first)) - ignored if st.get(key) != first.get(key)}
                 assert not differ, (s, group, name, differ)
-    lmcsc = [json.loads(p.read_text())["meta"]["settings"] for _, p in budget.nir_seed_runs(4)["LMCSC"]]
+    lmcsc = [settings(json.loads(p.read_text())) for _, p in budget.nir_seed_runs(4)["LMCSC"]]
     assert [(st["guide"], st["ema"]) for st in lmcsc] == [("rgb", 0.999)] * 3
