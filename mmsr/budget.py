@@ -163,6 +163,7 @@ NIR_SEED_RUNS = {
         "CoISTA, 4,800 steps": ("coista 4800 steps", "coista_x2_4800steps", None),
         "DJF, lr 2e-4, 2,400 steps": ("djf lr 2e-4", "djf_x2_lr2e-4", None),
         "DJF, lr 2e-4, 4,800 steps": ("djf lr 2e-4 4800 steps", "djf_x2_lr2e-4_4800steps", None),
+        "DJF, lr 2e-4, 6,200 steps": ("djf lr 2e-4 6200 steps", "djf_x2_lr2e-4_6200steps", None),   # continued
         "LMCSC, 3,300 steps": ("lmcsc 3300 steps", "lmcsc_x2_3300steps", None),
         # committed since 2026-12-06: seed 2 of the 4,000 steps (the best validation of the three)
         "LMCSC, 4,000 steps": ("lmcsc 4000 steps", "lmcsc_x2_4000steps", "lmcsc_x2", 2),
@@ -184,7 +185,8 @@ NIR_COLORS = {"SRCNN": "C0", "CoISTA": "C1", "CoISTA, 2,100 steps": "C8", "CoIST
               "DJF, lr 2e-4, 2,400 steps": "C2", "DJF, 1,500 steps": "C2",
               "DJF, lr 2e-4, 4,800 steps": "C3", "DJF, 4,500 steps": "C3", "LMCSC, 3,300 steps": "C4",
               "LMCSC": "C4", "LMCSC, 4,000 steps": "C5", "LMCSC, luminance guide": "C5", "DJF, 6,500 steps": "C9",
-              "DJF, 6,500 steps from scratch": "C7", "LMCSC, colour guide": "k",
+              "DJF, 6,500 steps from scratch": "C7", "LMCSC, colour guide": "k", "DJF, lr 2e-4, 6,200 steps": "C7",
+              "LMCSC, 3,300 steps, rescheduled": "k",
               "recurrent": "C6"}
 
 

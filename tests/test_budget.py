@@ -159,10 +159,10 @@ def test_nir_seed_runs_name_existing_records_and_the_panels_draw_them(tmp_path):
     assert len(land_ax.collections) == 2 and "SRCNN" in test_ax.get_title()
     assert [t.get_text()[:5] for t in fig.legends[0].get_texts()] == ["SRCNN", "LMCSC"]
     assert matplotlib.colors.same_color(land_ax.collections[1].get_facecolor()[0], budget.NIR_COLORS["LMCSC"])
-    # nine groups (x2): the legend takes three columns, and every group is in it
+    # ten groups (x2): the legend takes three columns, and every group is in it
     many = [{**rows[1], "group": g, "name": g} for g in budget.NIR_SEED_RUNS[2]]
     fig = plot.equal_cost_panels(many, 2, budget.NIR_COLORS)
-    assert len(fig.legends[0].get_texts()) == len(budget.NIR_SEED_RUNS[2]) == 9 and fig.legends[0]._ncols == 3
+    assert len(fig.legends[0].get_texts()) == len(budget.NIR_SEED_RUNS[2]) == 10 and fig.legends[0]._ncols == 3
     matplotlib.pyplot.close("all")
 
 
@@ -347,6 +347,7 @@ def test_each_nir_seed_group_is_one_recipe_run_with_the_seed_its_name_says():
     for s in budget.NIR_SEED_RUNS:
         for group, seeds in budget.nir_seed_runs(s).items():
             recs = [(n, json.loads(p.read_text())) for n, p in seeds]
+            assert recs, (s, group, "no record in its folder")   # a misspelt folder must not pass as empty
             first = settings(recs[0][1])
             for name, rec in recs:
                 k = int(name.rsplit(" seed ", 1)[1]) if " seed " in name else 0
