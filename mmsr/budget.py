@@ -186,7 +186,6 @@ NIR_COLORS = {"SRCNN": "C0", "CoISTA": "C1", "CoISTA, 2,100 steps": "C8", "CoIST
               "DJF, lr 2e-4, 4,800 steps": "C3", "DJF, 4,500 steps": "C3", "LMCSC, 3,300 steps": "C4",
               "LMCSC": "C4", "LMCSC, 4,000 steps": "C5", "LMCSC, luminance guide": "C5", "DJF, 6,500 steps": "C9",
               "DJF, 6,500 steps from scratch": "C7", "LMCSC, colour guide": "k", "DJF, lr 2e-4, 6,200 steps": "C7",
-              "LMCSC, 3,300 steps, rescheduled": "k",
               "recurrent": "C6"}
 
 
