@@ -30,7 +30,7 @@ from .evaluate import Bicubic, evaluate
 from .guidance_check import committed_method, run_method, summary
 from .recipes import TRAINABLE
 from .reproduce import CAVE_TABLE_NAMES, PROTOCOL_HERE_CAVE
-from .zeroshot_experiments import _append, _done, _provenance, read_records
+from .records import append_record, has_record, latest, provenance, read_records
 
 DEFAULT_OUT = Path("results") / "cave"
 #: the models trained on CAVE (the recipes whose data is ``"cave"``); their committed weights are seed 0
@@ -64,13 +64,13 @@ def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] 
     methods = methods if methods is not None else committed_methods(scale)
     scenes = load_cave("test", root)
     for name, (model, guide_mode, source) in methods.items():
-        todo = [p for p in scenes if not _done(records, method=name, set="test", image=p.name, source=source)]
+        todo = [p for p in scenes if not has_record(records, method=name, set="test", image=p.name, source=source)]
         if not todo:
             continue
         for row in evaluate(model, todo, scale, guide_mode=guide_mode, device=device):
             rec = {"experiment": "cave-seeds", "method": name, "set": "test", "scale": scale, "source": source,
-                   "guide": guide_mode, **row, "protocol": PROTOCOL_HERE_CAVE, **_provenance(device, "n/a")}
-            _append(path, rec)
+                   "guide": guide_mode, **row, "protocol": PROTOCOL_HERE_CAVE, **provenance(device, "n/a")}
+            append_record(path, rec)
             records.append(rec)
         print(f"[cave x{scale}] {name}: done", file=sys.stderr)
     return records
@@ -108,11 +108,6 @@ def scene_rows(records: Sequence[dict], methods: dict, scenes: Sequence[str] = t
     psnr = {(r["method"], r["image"]): r["psnr"] for r in latest(records)}
     return [[label] + [f"{psnr[(m, sc)]:.2f}" for sc in scenes] + [f"{np.mean([psnr[(m, sc)] for sc in scenes]):.2f}"]
             for m, label in methods.items() if all((m, sc) in psnr for sc in scenes)]
-
-
-def latest(records: Sequence[dict]) -> list[dict]:
-    """The last record of each (method, set, scene): a method re-scored with new weights replaces its old rows."""
-    return list({(r["method"], r["set"], r["image"]): r for r in records}.values())
 
 
 def main(argv=None) -> int:

@@ -30,7 +30,7 @@ from .recipes import (TRAINABLE, guide_mode_of, guided_filter_model, load_pretra
 from .runtime import try_gpu
 from .storage import read_weights, tensors_digest
 from .training import load_weights
-from .zeroshot_experiments import _append, _done, _provenance, read_records
+from .records import append_record, has_record, provenance, read_records
 
 DEFAULT_OUT = Path("results") / "nir"
 PROTOCOL = "chapter 1: MATLAB-bicubic LR, full image, peak 255"
@@ -110,7 +110,7 @@ def select_gate(name: str, scale: int, root=None, out: Path = DEFAULT_OUT, devic
     single, _, single_source = committed["srcnn"]
     pairs = load_epfl_nir("val+country", root)
     for p in pairs:
-        if all(_done(records, method=name, image=p.name, source=source, gate=gate_key(g)) for g in GATE_GRID):
+        if all(has_record(records, method=name, image=p.name, source=source, gate=gate_key(g)) for g in GATE_GRID):
             continue
         lr, g, _ = prepare_inputs(p, scale, gmode)
         lr, g = lr.to(device), g.to(device)
@@ -125,8 +125,8 @@ def select_gate(name: str, scale: int, root=None, out: Path = DEFAULT_OUT, devic
             for st in GATE_GRID:
                 w = trust_map(agree[st["window"]], scale, st["power"], st["signed"])
                 rec = {**base, "gate": gate_key(st), **st, "psnr": score(w * yg + (1 - w) * ys),
-                       "protocol": PROTOCOL, **_provenance(device, "n/a")}
-                _append(path, rec)
+                       "protocol": PROTOCOL, **provenance(device, "n/a")}
+                append_record(path, rec)
                 records.append(rec)
     return choose_gate(records, name, scale, source), records
 
@@ -250,13 +250,13 @@ def run(scale: int, root=None, out: Path = DEFAULT_OUT, methods: Optional[dict] 
         for set_name, pairs in images.items():
             if set_name not in sets_to_score(sets, mixed):
                 continue
-            todo = [p for p in pairs if not _done(records, method=name, set=set_name, image=p.name, source=source)]
+            todo = [p for p in pairs if not has_record(records, method=name, set=set_name, image=p.name, source=source)]
             if not todo:
                 continue
             for row in evaluate(model, todo, scale, guide_mode=guide_mode, device=device, with_ssim=False):
                 rec = {"experiment": "guidance", "method": name, "set": set_name, "scale": scale, "source": source,
-                       "guide": guide_mode, **row, "protocol": PROTOCOL, **_provenance(device, "n/a")}
-                _append(path, rec)
+                       "guide": guide_mode, **row, "protocol": PROTOCOL, **provenance(device, "n/a")}
+                append_record(path, rec)
                 records.append(rec)
             print(f"[guidance x{scale}] {name} on {set_name}: done", file=sys.stderr)
     return records

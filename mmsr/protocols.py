@@ -132,7 +132,7 @@ def sweep(methods: dict, pairs: Sequence, scale: int, out: Optional[Path] = None
     """Every method x degradation x image, scored under every measure. ``methods``: ``name -> (model,
     guide_mode, source)`` as :func:`mmsr.guidance_check.committed_methods` returns. With ``out``, records are
     appended to ``out/protocols_x<S>.jsonl`` and finished ones are skipped (resumable)."""
-    from .zeroshot_experiments import _append, _done, _provenance, read_records
+    from .records import append_record, has_record, provenance, read_records
 
     path = Path(out) / f"protocols_x{scale}.jsonl" if out is not None else None
     records = read_records(path) if path is not None else []
@@ -143,18 +143,18 @@ def sweep(methods: dict, pairs: Sequence, scale: int, out: Optional[Path] = None
             model.to(device)
         for deg in degradations:
             for p in pairs:
-                if _done(records, method=name, degradation=deg.name, image=p.name, source=source, scale=scale):
+                if has_record(records, method=name, degradation=deg.name, image=p.name, source=source, scale=scale):
                     continue
                 est = run_method(model, p, scale, deg, guide_mode, device)
                 ref = modcrop(p.target, scale)
                 rec = {"experiment": "protocols", "method": name, "degradation": deg.name, "image": p.name,
                        "scale": scale, "source": source,
                        "values": {m.name: measure(est, ref, scale, p.peak, m, p.bit_depth) for m in measures},
-                       **_provenance(device, "n/a")}
+                       **provenance(device, "n/a")}
                 new.append(rec)
                 records.append(rec)
                 if path is not None:
-                    _append(path, rec)
+                    append_record(path, rec)
             if progress:
                 print(f"[protocols x{scale}] {name}, {deg.name}: done", file=sys.stderr)
     return records if path is not None else new

@@ -28,7 +28,7 @@ from .benchmark import forward_times
 from .recipes import TRAINABLE, load_pretrained, pretrained_path
 from .storage import read_weights, tensors_digest
 from .training import device_description, git_commit
-from .zeroshot_experiments import _append, read_records
+from .records import append_record, read_records
 
 DEFAULT_OUT = Path("results") / "speed"
 #: the NIR models the tables compare, in the order of the book (the visible-thermal baselines last: their NIR
@@ -91,7 +91,7 @@ def measure(names: Optional[Sequence[str]] = None, scale: int = 4, size=FULL_SIZ
             "torch": torch.__version__, "git_commit": git_commit(),
             "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")})
         if out is not None:
-            _append(Path(out) / f"cpu_x{scale}.jsonl", records[-1])
+            append_record(Path(out) / f"cpu_x{scale}.jsonl", records[-1])
     return records
 
 

@@ -25,7 +25,6 @@ import json
 import sys
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -41,35 +40,12 @@ from .recipes import (guided_filter_model, load_pretrained, pretrained_guide_mod
                       zeroshot_config)
 from .registration import register_global, registration_error_px, similarity_theta
 from .runtime import Deadline, get_mode, try_gpu
+from .records import append_record, has_record, provenance, read_records
 from .storage import RunLock, preflight
-from .training import device_description, git_commit
 from .zeroshot import ZeroShotMethod
 
 DEFAULT_OUT = Path("results") / "cmsr"
 SCALE = 4
-
-
-# ------------------------------------------------------------------------------------------------ records
-def read_records(path) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def _append(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def _provenance(device, mode: str) -> dict:
-    return {"git_commit": git_commit(), "device": device_description(device), "mode": mode,
-            "time_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-
-
-def _done(records: Sequence[dict], **key) -> bool:
-    return any(all(r.get(k) == v for k, v in key.items()) for r in records)
 
 
 def summarise(records: Sequence[dict], metric: str = "psnr") -> dict:
@@ -222,18 +198,18 @@ def run_table1(out: Path, mode: str, seeds: Sequence[int], root=None, device=Non
             if got is not None:
                 fixed.append((learned, *got))
         for name, model, gm, extra in fixed:
-            if not _done(records, method=name, dataset=d):
+            if not has_record(records, method=name, dataset=d):
                 for row in _score(model, pairs, gm):
                     rec = {"experiment": "table1", "method": name, "dataset": d, "seed": 0, **row, **extra,
-                           **_provenance(torch.device("cpu"), mode)}
-                    _append(path, rec)
+                           **provenance(torch.device("cpu"), mode)}
+                    append_record(path, rec)
                     records.append(rec)
         zs_pairs = zeroshot_pairs(d, pairs, root) if methods else pairs
         for m in methods:
             base, overrides = TABLE1_METHODS[m]
             for seed in seeds:
                 for p in zs_pairs:
-                    if _done(records, method=m, dataset=d, seed=seed, image=p.name):
+                    if has_record(records, method=m, dataset=d, seed=seed, image=p.name):
                         continue
                     if _out_of_time(deadline, f"{m} {d} {p.name} seed {seed}", "table1"):
                         return records
@@ -244,8 +220,8 @@ def run_table1(out: Path, mode: str, seeds: Sequence[int], root=None, device=Non
                     row = _score(zs, [p], "rgb" if base == "cmsr" else "gray")[0]
                     rec = {"experiment": "table1", "method": m, "dataset": d, "seed": seed, **row,
                            "train_seconds": zs.last_run.seconds["total"], "config": cfg.to_dict(),
-                           "split": f"{d} test images", **_provenance(device, mode)}
-                    _append(path, rec)
+                           "split": f"{d} test images", **provenance(device, mode)}
+                    append_record(path, rec)
                     records.append(rec)
                     if deadline is not None:
                         deadline.done()
@@ -271,7 +247,7 @@ def run_variants(name: str, variants: dict, pairs, out: Path, mode: str, runs: i
     for run in range(runs):
         for label, overrides in variants.items():
             for p in pairs:
-                if _done(records, variant=label, seed=run, image=p.name):
+                if has_record(records, variant=label, seed=run, image=p.name):
                     continue
                 if _out_of_time(deadline, f"{label} {p.name} run {run}", name):
                     return records
@@ -284,8 +260,8 @@ def run_variants(name: str, variants: dict, pairs, out: Path, mode: str, runs: i
                        + (" non-rigid" if "distortion" in p.meta else ""),
                        "variant": label, "seed": run, **row, "misalignment": p.meta.get("misalignment"),
                        "distortion": p.meta.get("distortion"),
-                       "config": cfg.to_dict(), **_provenance(device, mode)}
-                _append(path, rec)
+                       "config": cfg.to_dict(), **provenance(device, mode)}
+                append_record(path, rec)
                 records.append(rec)
                 if deadline is not None:
                     deadline.done()
@@ -316,8 +292,8 @@ def run_tolerance(out: Path, root=None, shifts=(0, 16, 32, 48, 64, 96), rotation
             before = misalignment_magnitude(shift, rot, zoom, (H, W))
             rec = {"experiment": "tolerance", "image": p.name, "factor": factor, "shift_px": list(shift),
                    "rotation_deg": rot, "zoom": zoom, "misalignment_px": before, "error_px": err, "seconds": dt,
-                   **_provenance(torch.device("cpu"), "n/a")}
-            _append(path, rec)
+                   **provenance(torch.device("cpu"), "n/a")}
+            append_record(path, rec)
             records.append(rec)
     return records
 
@@ -334,8 +310,8 @@ def run_speed(out: Path, mode: str, root=None, device=None) -> list[dict]:
         zs = ZeroShotMethod(cfg, SCALE, device=device)
         row = _score(zs, [q], "rgb")[0]
         rec = {"experiment": "speed", "method": "cmsr", "image": q.name, "lr_size": [q.target.shape[0] // 4, q.target.shape[1] // 4],
-               **row, "timings": zs.last_run.seconds, "config": cfg.to_dict(), **_provenance(device, mode)}
-        _append(path, rec)
+               **row, "timings": zs.last_run.seconds, "config": cfg.to_dict(), **provenance(device, mode)}
+        append_record(path, rec)
         records.append(rec)
         print(f"[speed] {q.name}: {row['seconds']:.1f} s, {row['psnr']:.2f} dB", file=sys.stderr)
     return records

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from mmsr import cave_seeds
+from mmsr.records import latest
 from mmsr.data import GuidedPair
 from mmsr.evaluate import Bicubic
 from mmsr.guidance_check import seed_spread, summary
@@ -43,7 +44,7 @@ def test_run_scores_each_scene_once_under_the_cave_protocol_and_resumes(tmp_path
     assert len(again) == 6 and len((tmp_path / "seeds_x4.jsonl").read_text().splitlines()) == 6
     # new weights (another source) under the same name are scored again; latest() keeps only the new rows
     methods["m seed 1"] = (_Scaled(4, 0.8), "gray", "run/b")
-    recs = cave_seeds.latest(cave_seeds.run(4, None, tmp_path, methods))
+    recs = latest(cave_seeds.run(4, None, tmp_path, methods))
     assert {r["source"] for r in recs if r["method"] == "m seed 1"} == {"run/b"}
 
 
@@ -51,7 +52,7 @@ def test_the_records_pool_a_committed_model_with_its_seed_runs(tmp_path, monkeyp
     monkeypatch.setattr(cave_seeds, "load_cave", lambda split, root=None: _fake_scenes())
     methods = {"bicubic": (Bicubic(4), "gray", "formula"), "m": (_Scaled(4, 0.95), "gray", "w"),
                "m seed 1": (_Scaled(4, 0.9), "gray", "run/a"), "other": (_Scaled(4, 0.5), "gray", "x")}
-    summ = summary(cave_seeds.latest(cave_seeds.run(4, None, tmp_path, methods)), 4)
+    summ = summary(latest(cave_seeds.run(4, None, tmp_path, methods)), 4)
     spread = seed_spread(summ, "m")
     assert spread["seeds"] == [0, 1]
     assert spread["mean"] == pytest.approx((summ["m"]["test"]["mean"] + summ["m seed 1"]["test"]["mean"]) / 2)

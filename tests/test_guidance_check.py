@@ -287,7 +287,7 @@ def test_ensemble_cli_refuses_unknown_methods_first_and_scores_the_ensemble_besi
     from test_portability import embedded_pack
 
     from mmsr.guidance_check import main
-    from mmsr.zeroshot_experiments import read_records
+    from mmsr.records import read_records
 
     with pytest.raises(SystemExit, match="--ensemble: unknown method"):
         main(["--scale", "2", "--ensemble", "recurrent+gate"])   # a gate not asked for with --gate

@@ -125,7 +125,7 @@ def test_cli_scores_a_run_folder_under_chosen_degradations_only(tmp_path):
     out = tmp_path / "rec"
     assert P.main(["--scale", "2", "--methods", "", "--run", f"srcnn_gauss={tmp_path / 'run'}",
                    "--degradations", "gaussian", "--out", str(out)]) == 0
-    from mmsr.zeroshot_experiments import read_records
+    from mmsr.records import read_records
     recs = read_records(out / "protocols_x2.jsonl")
     assert {r["method"] for r in recs} == {"srcnn_gauss"}
     assert {r["degradation"] for r in recs} == {"Gaussian blur (sigma r/2) + decimation"}

@@ -12,7 +12,8 @@ from mmsr.reproduce import TABLE1_003, table1_003
 from mmsr.super_resolve import UnusableInputError, main as cli_main, prepare_pair
 from mmsr.zeroshot import (ZeroShotConfig, ZeroShotMethod, back_project, predict,
                            random_patch_points, stage_scales, training_batch, zero_shot_sr)
-from mmsr.zeroshot_experiments import _done, read_records, summarise
+from mmsr.records import has_record, read_records
+from mmsr.zeroshot_experiments import summarise
 from mmsr.ops.warps import DeformationStack
 
 
@@ -265,7 +266,7 @@ def test_summarise_averages_images_then_seeds(tmp_path):
     path = tmp_path / "r.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
     back = read_records(path)
-    assert _done(back, method="cmsr", seed=1, image=2) and not _done(back, method="zssr")
+    assert has_record(back, method="cmsr", seed=1, image=2) and not has_record(back, method="zssr")
 
 
 def test_table1_methods_and_deepjf_weights(tmp_path):
