@@ -260,6 +260,110 @@ LMCSC_X2_SCHEDULE = {
 LMCSC_X2_SCHEDULE_BASE = LMCSC_X2_BASE
 LMCSC_X2_SCHEDULE_REPLICATES = LMCSC_X2_REPLICATES
 
+#: chapter 5's size sweep at x2 (issue #11 asks that LMCSC's size be chosen by a small sweep on the validation split,
+#: PSNR per CPU-minute the figure of merit). Each run changes one size setting of the x2 recipe -- maps, stages,
+#: patch size or batch -- and gets the same training *time*: the seconds of 1,200 of the recipe's steps, divided by
+#: the seconds of one step of its own size (timed side by side before the sweep, below), with the recipe's
+#: learning-rate halvings at the same fractions of its steps as in :data:`LMCSC_X2_SCHEDULE` (2,100 and 2,900 of
+#: 3,300) and four validations at the same fractions, so the curves can be read at equal minutes. The two sizes that
+#: led were then run together (two changes, the one exception). About a third of the x2 budget of section 5.8
+#: (3,300 recipe steps): a sweep to find candidates, not the final word on a size.
+LMCSC_X2_SIZE_BUDGET_SECONDS = 1200 * 0.902
+#: seconds per training step of each size, timed side by side before the sweep (``mmsr.budget.step_seconds``, one
+#: thread, an idle 2-core machine, 6 steps each after a warm-up, 2026-12-06) -- the numbers that fixed each run's
+#: steps; the sweep's own records are timed again afterwards (``python -m mmsr.budget steps``)
+LMCSC_X2_SIZE_STEP_SECONDS = {"recipe": 0.902, "maps32": 0.430, "maps96": 1.395, "stages2": 0.681, "stages5": 1.278,
+                              "patch32": 0.395, "batch32": 1.894,
+                              # timed later, beside the sweep's runs, in turn with the recipe's step: 0.205 of it
+                              # (32 maps alone 0.461, 32-pixel patches alone 0.420: the idle ratios were 0.48, 0.44)
+                              "maps32_patch32": 0.185}
+_SIZE_CHANGES = {"recipe": ({}, "the recipe: 64 maps, 3 stages, batch 16, 48-pixel patches"),
+                 "maps32": ({"atoms": 32}, "32 maps"),
+                 "stages2": ({"stages": 2}, "2 stages"),
+                 "patch32": ({"patch_size": 32}, "32-pixel patches"),
+                 "maps96": ({"atoms": 96}, "96 maps"),
+                 "stages5": ({"stages": 5}, "5 stages"),
+                 "batch32": ({"batch_size": 32}, "batch 32 (the paper's)"),
+                 "maps32_patch32": ({"atoms": 32, "patch_size": 32}, "32 maps and 32-pixel patches (the two "
+                                    "leaders together)")}
+
+
+def size_sweep_schedule(size: str) -> dict:
+    """``steps``, ``milestones`` and ``val_every`` of the size sweep's run of ``size`` (a key of
+    :data:`LMCSC_X2_SIZE_STEP_SECONDS`): :data:`LMCSC_X2_SIZE_BUDGET_SECONDS` at that size's seconds per step."""
+    from .budget import fitted_schedule
+
+    if size not in LMCSC_X2_SIZE_STEP_SECONDS:
+        raise ValueError(f"unknown size {size!r}; expected one of {list(LMCSC_X2_SIZE_STEP_SECONDS)}")
+    return fitted_schedule(LMCSC_X2_SIZE_BUDGET_SECONDS, LMCSC_X2_SIZE_STEP_SECONDS[size], 3300, (2100, 2900),
+                           validations=4)
+
+
+def _size_run(size: str, seed: int = 0) -> tuple:
+    change, what = _SIZE_CHANGES[size]
+    folder = f"lmcsc_x2_size_{size}" + (f"_seed{seed}" if seed else "")
+    return (seed, {**change, **size_sweep_schedule(size)}, what + (f", seed {seed}" if seed else ""),
+            f"experiments/{folder}/record.json")
+
+
+#: name -> (seed, change, what it asks, record path), in the order the runs were started
+LMCSC_X2_SIZES = {"recipe": _size_run("recipe"), "maps32": _size_run("maps32"), "stages2": _size_run("stages2"),
+                  "patch32": _size_run("patch32"), "maps96": _size_run("maps96"), "stages5": _size_run("stages5"),
+                  "batch32": _size_run("batch32"), "recipe_s1": _size_run("recipe", 1),
+                  # the two sizes that led after the first four runs, repeated with seed 1 before anything else
+                  "maps32_s1": _size_run("maps32", 1), "patch32_s1": _size_run("patch32", 1),
+                  "maps32_patch32": _size_run("maps32_patch32"), "maps32_patch32_s1": _size_run("maps32_patch32", 1)}
+#: what every run of the sweep shares, but for its size and its fitted schedule
+LMCSC_X2_SIZES_BASE = {k: v for k, v in LMCSC_X2_BASE.items() if k not in ("steps", "milestones")}
+LMCSC_X2_SIZES_REPLICATES = ("recipe", "recipe_s1")
+
+
+def size_of(name: str) -> str:
+    """The size a run of :data:`LMCSC_X2_SIZES` trains (its name without a seed suffix ``_sN``)."""
+    head, _, tail = name.rpartition("_s")
+    return head if head and tail.isdigit() else name
+
+
+def size_sweep_rows(records: dict, seconds_per_step: Optional[dict] = None) -> tuple[list, list]:
+    """``(header, rows)`` of the size sweep: per run its change, parameters, steps, seconds per step
+    (``seconds_per_step``: size -> seconds timed side by side; default the timing that fixed the steps), the
+    minutes its steps cost at that speed, its validation curve, and its final validation PSNR minus the mean of the
+    recipe's runs. The records are checked against the runs they are filed as (:func:`ablation_rows`)."""
+    sps = LMCSC_X2_SIZE_STEP_SECONDS if seconds_per_step is None else seconds_per_step
+    _, checked = ablation_rows(records, LMCSC_X2_SIZES, LMCSC_X2_SIZES_BASE, LMCSC_X2_SIZES_REPLICATES)
+    header = ["run", "size", "parameters", "steps", "s per step", "minutes", "val PSNR by check (dB)",
+              "final - recipe mean (dB)"]
+    rows = [[name, what, params, records[name]["steps"], f"{sps[size_of(name)]:.2f}",
+             f"{records[name]['steps'] * sps[size_of(name)] / 60:.0f}", curve, d]
+            for name, what, params, curve, d, _ in checked]
+    return header, rows
+
+
+def plot_size_sweep(records: dict, seconds_per_step: Optional[dict] = None, ax=None):
+    """Validation PSNR of each run of :data:`LMCSC_X2_SIZES` against its training minutes, its steps priced at
+    ``seconds_per_step`` (size -> seconds, timed side by side; default the timing that fixed the steps), so that
+    runs given the same time end at the same minute. One colour per size (the recipe's grey), its seed-0 run solid and
+    other seeds dashed."""
+    import matplotlib.pyplot as plt
+
+    sps = LMCSC_X2_SIZE_STEP_SECONDS if seconds_per_step is None else seconds_per_step
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 4))
+    sizes = dict.fromkeys(size_of(n) for n in records if size_of(n) != "recipe")
+    colors = {size: f"C{k}" for k, size in enumerate(sizes)}
+    for name, rec in records.items():
+        size = size_of(name)
+        grey = size == "recipe"
+        steps = [h["step"] for h in rec["history"]]
+        ax.plot([s * sps[size] / 60 for s in steps], [h["val_psnr"] for h in rec["history"]],
+                "o--" if name != size else "o-", color="0.5" if grey else colors[size], lw=2.5 if grey else 1.5, ms=4,
+                label=f"{name} ({rec['parameters']:,} parameters, {rec['steps']:,} steps)")
+    ax.set_xlabel("training minutes, steps x seconds per step timed side by side (one thread)")
+    ax.set_ylabel("validation PSNR (dB)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(alpha=0.3)
+    return ax
+
 
 def read_variant_runs(variants: dict, weights_dir=None) -> dict:
     """name -> training record of every run of ``variants`` (name -> (..., record path relative to the weights

@@ -199,3 +199,65 @@ def test_the_lmcsc_ablation_changes_one_choice_and_reads_the_committed_records(t
     wrong[replicates[1]]["meta"]["settings"]["guide"] = "gray" if base["guide"] == "rgb" else "rgb"
     with pytest.raises(ValueError, match="other settings"):
         ablation.ablation_rows(wrong, *args)
+
+
+def test_the_lmcsc_size_sweep_gives_every_size_the_same_time_and_one_size_change():
+    """Chapter 5's x2 size sweep: each run changes one size setting (none for the recipe's seeds) and its steps are
+    the budget at its own timed seconds per step, halvings and checks at the same fractions of its steps; so two
+    sizes whose steps cost the same get the same steps, and a slower size gets fewer."""
+    from mmsr.budget import fitted_schedule
+
+    sizes = {"atoms", "stages", "patch_size", "batch_size"}
+    budget = ablation.LMCSC_X2_SIZE_BUDGET_SECONDS
+    for name, (seed, change, what, rel) in ablation.LMCSC_X2_SIZES.items():
+        size = ablation.size_of(name)
+        changed = set(change) & sizes
+        if name in ablation.LMCSC_X2_SIZES_REPLICATES:
+            assert not changed, name
+        elif size == "maps32_patch32":   # the two leaders together
+            assert changed == {"atoms", "patch_size"}, name
+        else:
+            assert len(changed) == 1, name
+        assert set(change) - sizes == {"steps", "milestones", "val_every"}, name
+        assert all(ablation.LMCSC_X2_SIZES_BASE[k] != change[k] for k in changed), name
+        sps = ablation.LMCSC_X2_SIZE_STEP_SECONDS[size]
+        assert change["steps"] * sps <= budget < (change["steps"] + 1) * sps, name
+        assert change == {**{k: change[k] for k in changed},
+                          **fitted_schedule(budget, sps, 3300, (2100, 2900), validations=4)}, name
+        m1, m2 = change["milestones"]
+        assert abs(m1 / change["steps"] - 2100 / 3300) < 0.01 and abs(m2 / change["steps"] - 2900 / 3300) < 0.01
+    steps = {ablation.size_of(n): c["steps"] for n, (_, c, *_r) in ablation.LMCSC_X2_SIZES.items()}
+    assert steps["maps32"] > steps["recipe"] > steps["maps96"] and steps["batch32"] < steps["recipe"] // 2 + 1
+    assert [ablation.size_of(n) for n in ("recipe_s1", "maps32_patch32", "stages5", "patch32_s1")] == [
+        "recipe", "maps32_patch32", "stages5", "patch32"]
+    with pytest.raises(ValueError, match="unknown size"):
+        ablation.size_sweep_schedule("maps48")
+
+
+def test_the_lmcsc_size_sweep_reads_its_committed_records_and_plots_them_at_equal_minutes():
+    """Every run of the sweep is committed with the settings it is filed under (the table's check refuses a record
+    of another size), and the figure ends every run near the same minute."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    args = (ablation.LMCSC_X2_SIZES, ablation.LMCSC_X2_SIZES_BASE, ablation.LMCSC_X2_SIZES_REPLICATES)
+    recs = ablation.read_variant_runs(ablation.LMCSC_X2_SIZES)
+    assert list(recs) == list(ablation.LMCSC_X2_SIZES)
+    assert all(r["meta"]["scale"] == 2 and r["meta"]["model"] == "lmcsc" for r in recs.values())
+    header, rows = ablation.ablation_rows(recs, *args)
+    assert [r[0] for r in rows] == list(recs)
+    wrong = copy.deepcopy(recs)
+    wrong["maps32"]["meta"]["settings"]["atoms"] = 64
+    with pytest.raises(ValueError, match="other settings"):
+        ablation.ablation_rows(wrong, *args)
+    header, rows = ablation.size_sweep_rows(recs, {**ablation.LMCSC_X2_SIZE_STEP_SECONDS, "maps32": 0.86})
+    by = {r[0]: r for r in rows}
+    assert by["maps32"][4] == "0.86" and by["maps32"][5] == f"{by['maps32'][3] * 0.86 / 60:.0f}"   # its own speed
+    assert by["recipe"][5] == f"{1200 * 0.902 / 60:.0f}"
+    ax = ablation.plot_size_sweep(recs)
+    ends = [line.get_xdata()[-1] for line in ax.get_lines()]
+    assert len(ends) == len(recs)
+    assert max(ends) - min(ends) < 0.05 * max(ends)
+    assert abs(max(ends) - ablation.LMCSC_X2_SIZE_BUDGET_SECONDS / 60) < 0.05 * max(ends)
+    plt.close("all")
