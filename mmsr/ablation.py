@@ -327,14 +327,15 @@ def size_of(name: str) -> str:
 def size_sweep_rows(records: dict, seconds_per_step: Optional[dict] = None) -> tuple[list, list]:
     """``(header, rows)`` of the size sweep: per run its change, parameters, steps, seconds per step
     (``seconds_per_step``: size -> seconds timed side by side; default the timing that fixed the steps), the
-    minutes its steps cost at that speed, its validation curve, and its final validation PSNR minus the mean of the
-    recipe's runs. The records are checked against the runs they are filed as (:func:`ablation_rows`)."""
+    minutes its steps cost at that speed, its final validation PSNR and that minus the mean of the recipe's runs,
+    and its validation curve. The records are checked against the runs they are filed as (:func:`ablation_rows`)."""
     sps = LMCSC_X2_SIZE_STEP_SECONDS if seconds_per_step is None else seconds_per_step
     _, checked = ablation_rows(records, LMCSC_X2_SIZES, LMCSC_X2_SIZES_BASE, LMCSC_X2_SIZES_REPLICATES)
-    header = ["run", "size", "parameters", "steps", "s per step", "minutes", "val PSNR by check (dB)",
-              "final - recipe mean (dB)"]
+    header = ["run", "size", "parameters", "steps", "s per step", "minutes", "final (dB)", "final - recipe mean (dB)",
+              "val PSNR by check (dB)"]
     rows = [[name, what, params, records[name]["steps"], f"{sps[size_of(name)]:.2f}",
-             f"{records[name]['steps'] * sps[size_of(name)] / 60:.0f}", curve, d]
+             f"{records[name]['steps'] * sps[size_of(name)] / 60:.0f}",
+             f"{records[name]['final_validation']['val_psnr']:.2f}", d, curve]
             for name, what, params, curve, d, _ in checked]
     return header, rows
 
@@ -348,7 +349,7 @@ def plot_size_sweep(records: dict, seconds_per_step: Optional[dict] = None, ax=N
 
     sps = LMCSC_X2_SIZE_STEP_SECONDS if seconds_per_step is None else seconds_per_step
     if ax is None:
-        _, ax = plt.subplots(figsize=(10, 4))
+        _, ax = plt.subplots(figsize=(9, 5.5))
     sizes = dict.fromkeys(size_of(n) for n in records if size_of(n) != "recipe")
     colors = {size: f"C{k}" for k, size in enumerate(sizes)}
     for name, rec in records.items():
@@ -360,7 +361,7 @@ def plot_size_sweep(records: dict, seconds_per_step: Optional[dict] = None, ax=N
                 label=f"{name} ({rec['parameters']:,} parameters, {rec['steps']:,} steps)")
     ax.set_xlabel("training minutes, steps x seconds per step timed side by side (one thread)")
     ax.set_ylabel("validation PSNR (dB)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     ax.grid(alpha=0.3)
     return ax
 
