@@ -29,8 +29,8 @@ from .data.datasets import load_cave
 from .evaluate import Bicubic, evaluate
 from .guidance_check import committed_method, run_method, summary
 from .recipes import TRAINABLE
-from .reproduce import CAVE_TABLE_NAMES, PROTOCOL_HERE_CAVE
 from .records import append_record, has_record, latest, provenance, read_records
+from .reproduce import CAVE_TABLE_NAMES, PROTOCOL_HERE_CAVE
 
 DEFAULT_OUT = Path("results") / "cave"
 #: the models trained on CAVE (the recipes whose data is ``"cave"``); their committed weights are seed 0

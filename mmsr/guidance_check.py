@@ -27,10 +27,10 @@ from .evaluate import Bicubic, evaluate, prepare_inputs
 from .models.self_ensemble import SelfEnsemble
 from .recipes import (TRAINABLE, guide_mode_of, guided_filter_model, load_pretrained, pretrained_guide_mode,
                       pretrained_path)
+from .records import append_record, has_record, provenance, read_records
 from .runtime import try_gpu
 from .storage import read_weights, tensors_digest
 from .training import load_weights
-from .records import append_record, has_record, provenance, read_records
 
 DEFAULT_OUT = Path("results") / "nir"
 PROTOCOL = "chapter 1: MATLAB-bicubic LR, full image, peak 255"
