@@ -104,20 +104,27 @@ def run_cost(chain: Sequence[dict], fastest: Optional[dict] = None) -> dict:
             "minutes_at_fastest": sum(r["steps"] * fastest[speed_key(r)] for r in chain) / 60.0}
 
 
-def merged_record(chain: Sequence[dict]) -> dict:
+def merged_record(chain: Sequence[dict], clock: Optional[dict] = None) -> dict:
     """The runs of a training chain (:func:`training_chain`) as one training record, for curves against time: the
     last record with the chain's total steps and seconds, and every run's validation history in order, its steps
     counted from the chain's start and each point's ``minutes`` from each run's own speed (runs of one chain ran at
-    different speeds). ``meta["init_from"]`` is dropped -- the chain starts from scratch -- and ``meta["chain"]``
-    lists each run's steps. A chain of one run gives that run with ``minutes`` added."""
+    different speeds) -- or, with ``clock`` (:func:`speed_key` -> seconds per step, e.g. :func:`read_step_times`),
+    from the speeds timed side by side, so that runs of different models are read on one clock.
+    ``meta["init_from"]`` is dropped -- the chain starts from scratch -- and ``meta["chain"]`` lists each run's
+    steps. A chain of one run gives that run with ``minutes`` added."""
     if not chain:
         raise ValueError("an empty training chain")
-    history, steps, seconds = [], 0, 0.0
+    if clock is not None:
+        missing = {speed_key(r) for r in chain} - set(clock)
+        if missing:
+            raise KeyError(f"no timed speed for {sorted(map(str, missing))}")
+    history, steps, minutes = [], 0, 0.0
     for r in chain:
-        per_step = seconds_per_step(r)
-        history += [{**h, "step": steps + h["step"], "minutes": (seconds + h["step"] * per_step) / 60.0}
+        per_step = (seconds_per_step(r) if clock is None else clock[speed_key(r)]) / 60.0
+        history += [{**h, "step": steps + h["step"], "minutes": minutes + h["step"] * per_step}
                     for h in r.get("history", [])]
-        steps, seconds = steps + r["steps"], seconds + r["train_seconds"]
+        steps, minutes = steps + r["steps"], minutes + r["steps"] * per_step
+    seconds = sum(r["train_seconds"] for r in chain)
     meta = {k: v for k, v in chain[-1]["meta"].items() if k != "init_from"}
     return {**chain[-1], "meta": {**meta, "chain": [r["steps"] for r in chain]}, "steps": steps,
             "train_seconds": seconds, "history": history}
@@ -167,6 +174,8 @@ NIR_SEED_RUNS = {
         "LMCSC, 3,300 steps": ("lmcsc 3300 steps", "lmcsc_x2_3300steps", None),
         # committed since 2026-12-06: seed 2 of the 4,000 steps (the best validation of the three)
         "LMCSC, 4,000 steps": ("lmcsc 4000 steps", "lmcsc_x2_4000steps", "lmcsc_x2", 2),
+        # the size sweep's leader (chapter 5, section 5.8) at the budget of the 3,300 steps: 32 maps, 32-pixel patches
+        "LMCSC, 32 maps, 32-px patches": ("lmcsc 32 maps 32px", "lmcsc_x2_maps32_patch32_14533steps", None),
         "recurrent": ("recurrent", "recurrent_x2", "recurrent_x2")},
     4: {"SRCNN": ("srcnn", "srcnn_x4", "srcnn_x4"), "CoISTA": ("coista", "coista_x4", "coista_x4"),
         "CoISTA, 2,100 steps": ("coista 2100 steps", "coista_x4_2100steps", None),
@@ -186,7 +195,7 @@ NIR_COLORS = {"SRCNN": "C0", "CoISTA": "C1", "CoISTA, 2,100 steps": "C8", "CoIST
               "DJF, lr 2e-4, 4,800 steps": "C3", "DJF, 4,500 steps": "C3", "LMCSC, 3,300 steps": "C4",
               "LMCSC": "C4", "LMCSC, 4,000 steps": "C5", "LMCSC, luminance guide": "C5", "DJF, 6,500 steps": "C9",
               "DJF, 6,500 steps from scratch": "C7", "LMCSC, colour guide": "k", "DJF, lr 2e-4, 6,200 steps": "C7",
-              "recurrent": "C6"}
+              "recurrent": "C6", "LMCSC, 32 maps, 32-px patches": "k"}
 
 
 def nir_seed_runs(scale: int, weights_dir: Optional[Path] = None) -> dict:

@@ -269,6 +269,30 @@ def training_curves(records: dict, scale: int, ax=None):
     return ax
 
 
+def validation_by_group(groups: dict, colors: Optional[dict] = None, ax=None,
+                        xlabel: str = "training minutes (steps at the seconds per step timed side by side)"):
+    """Validation PSNR against training minutes, one colour per group and one line per seed: ``groups`` maps a
+    label to its seeds' records, each with ``minutes`` in its history (:func:`mmsr.budget.merged_record` with a
+    ``clock``, so that every group is read on one clock). The first seed of a group is solid, the others dashed;
+    the legend names each group once, with its seed count. Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 5))
+    colors = {**{g: f"C{i % 10}" for i, g in enumerate(groups)}, **(colors or {})}
+    for group, records in groups.items():
+        for k, r in enumerate(records):
+            if not r.get("history"):
+                raise ValueError(f"{group}: a record without a validation history")
+            ax.plot(_history_minutes(r), [h["val_psnr"] for h in r["history"]], "o-" if k == 0 else "o--",
+                    color=colors[group], ms=3, lw=1.2,
+                    label=f"{group} ({len(records)} seed{'s' * (len(records) > 1)})" if k == 0 else None)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("validation PSNR, computed in training (dB)")
+    ax.legend(fontsize=9)
+    return ax
+
+
 def _history_minutes(record: dict) -> np.ndarray:
     """The training minutes of each validation point of a record: its own ``minutes`` where it has them, else
     the run's mean speed times the step."""

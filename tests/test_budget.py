@@ -159,10 +159,12 @@ def test_nir_seed_runs_name_existing_records_and_the_panels_draw_them(tmp_path):
     assert len(land_ax.collections) == 2 and "SRCNN" in test_ax.get_title()
     assert [t.get_text()[:5] for t in fig.legends[0].get_texts()] == ["SRCNN", "LMCSC"]
     assert matplotlib.colors.same_color(land_ax.collections[1].get_facecolor()[0], budget.NIR_COLORS["LMCSC"])
-    # ten groups (x2): the legend takes three columns, and every group is in it
+    for s, groups in budget.NIR_SEED_RUNS.items():   # one figure's groups never share a colour
+        assert len({budget.NIR_COLORS[g] for g in groups}) == len(groups), s
+    # eleven groups (x2): the legend takes three columns, and every group is in it
     many = [{**rows[1], "group": g, "name": g} for g in budget.NIR_SEED_RUNS[2]]
     fig = plot.equal_cost_panels(many, 2, budget.NIR_COLORS)
-    assert len(fig.legends[0].get_texts()) == len(budget.NIR_SEED_RUNS[2]) == 10 and fig.legends[0]._ncols == 3
+    assert len(fig.legends[0].get_texts()) == len(budget.NIR_SEED_RUNS[2]) == 11 and fig.legends[0]._ncols == 3
     matplotlib.pyplot.close("all")
 
 
@@ -283,22 +285,26 @@ def test_side_by_side_speeds_price_every_run_with_the_latest_session_of_timings(
                            side_by_side={k: v for k, v in speeds.items() if v == 3.0})
 
 
-def test_the_committed_step_timings_name_records_that_exist():
-    """Each line of results/speed/train_steps.jsonl names the training record of the configuration it timed; when
+@pytest.mark.parametrize("timings", [str(budget.STEP_TIMES), "results/speed/x2_full_length.jsonl"])
+def test_the_committed_step_timings_name_records_that_exist(timings):
+    """Each line of a committed step timing (``python -m mmsr.budget steps``: results/speed/train_steps.jsonl, and
+    chapter 5's clock for the x2 runs at full length) names the training record of the configuration it timed; when
     committed weights move (the LMCSC x4 swap of 2026-12-06), a stale path would price runs with another
     configuration's speed or fail the chapter: every path exists and the latest session reads without error."""
-    from mmsr.budget import REPO_ROOT, STEP_TIMES
+    from mmsr.budget import REPO_ROOT
 
-    path = REPO_ROOT / STEP_TIMES
+    path = REPO_ROOT / timings
     if not path.is_file():
         pytest.skip("no committed step timings")
     lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
     missing = [x["record"] for x in lines if not (REPO_ROOT / x["record"]).is_file()]
     assert lines and missing == []
-    for x in lines:   # a label naming the colour guide times a colour-guide record, and only then
-        settings = json.loads((REPO_ROOT / x["record"]).read_text())["meta"]["settings"]
-        assert ("colour guide" in x["label"]) == (settings.get("guide") == "rgb"), x["label"]
-    assert budget.read_step_times()
+    for x in lines:   # an LMCSC label naming the colour guide times a colour-guide record, and only then
+        rec = json.loads((REPO_ROOT / x["record"]).read_text())
+        assert x["label"].split()[0].lower() == rec["meta"]["model"], x["label"]
+        if rec["meta"]["model"] == "lmcsc":
+            assert ("colour guide" in x["label"]) == (rec["meta"]["settings"].get("guide") == "rgb"), x["label"]
+    assert budget.read_step_times(path)
 
 
 def test_schedule_text_reads_every_run_of_a_continuation(tmp_path):
@@ -357,3 +363,24 @@ def test_each_nir_seed_group_is_one_recipe_run_with_the_seed_its_name_says():
                 assert not differ, (s, group, name, differ)
     lmcsc = [settings(json.loads(p.read_text())) for _, p in budget.nir_seed_runs(4)["LMCSC"]]
     assert [(st["guide"], st["ema"]) for st in lmcsc] == [("rgb", 0.999)] * 3
+
+
+def test_merged_record_on_a_timed_clock_and_the_curves_by_group():
+    # a clock timed side by side prices every run of a chain at its configuration's speed, not its recorded one
+    first = {**_record(steps=100, seconds=600.0), "history": [{"step": 100, "val_psnr": 31.0}]}
+    cont = {**_record(steps=20, seconds=60.0, init_from={"file": "x.safetensors"}),
+            "history": [{"step": 20, "val_psnr": 32.0}]}
+    other = {**_record(model="djf", steps=50, seconds=50.0, parameters=50), "history": [{"step": 50, "val_psnr": 30.0}]}
+    clock = {budget.speed_key(first): 1.2, budget.speed_key(other): 0.6}
+    m = budget.merged_record([first, cont], clock=clock)
+    assert [h["minutes"] for h in m["history"]] == pytest.approx([2.0, 2.4])
+    assert m["train_seconds"] == 660.0   # the recorded wall time stays what it was
+    with pytest.raises(KeyError, match="no timed speed"):
+        budget.merged_record([other], clock={budget.speed_key(first): 1.2})
+    ax = plot.validation_by_group({"A": [m, m], "B": [budget.merged_record([other], clock=clock)]},
+                                  colors={"B": "k"})
+    assert len(ax.lines) == 3 and ax.lines[2].get_color() == "k" and ax.lines[1].get_linestyle() == "--"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A (2 seeds)", "B (1 seed)"]
+    assert list(ax.lines[2].get_xdata()) == pytest.approx([0.5])
+    with pytest.raises(ValueError, match="without a validation history"):
+        plot.validation_by_group({"C": [_record()]})
