@@ -89,6 +89,14 @@ def fastest_seconds_per_step(records: Iterable[dict]) -> dict:
     return out
 
 
+def _require_speeds(chain: Sequence[dict], speeds: dict, kind: str) -> None:
+    """KeyError naming every configuration of ``chain`` that ``speeds`` (:func:`speed_key` -> seconds) lacks: a
+    configuration never timed is not guessed."""
+    missing = {speed_key(r) for r in chain} - set(speeds)
+    if missing:
+        raise KeyError(f"no {kind} speed for {sorted(map(str, missing))}")
+
+
 def run_cost(chain: Sequence[dict], fastest: Optional[dict] = None) -> dict:
     """Steps and minutes of a chain of training records (:func:`training_chain`): ``steps``, ``minutes``
     (recorded wall time, summed) and ``minutes_at_fastest`` (each run's steps at ``fastest[speed_key]``,
@@ -96,9 +104,7 @@ def run_cost(chain: Sequence[dict], fastest: Optional[dict] = None) -> dict:
     if not chain:
         raise ValueError("an empty training chain has no cost")
     fastest = fastest_seconds_per_step(chain) if fastest is None else fastest
-    missing = {speed_key(r) for r in chain} - set(fastest)
-    if missing:
-        raise KeyError(f"no recorded speed for {sorted(map(str, missing))}")
+    _require_speeds(chain, fastest, "recorded")
     return {"steps": sum(r["steps"] for r in chain), "runs": len(chain),
             "minutes": sum(r["train_seconds"] for r in chain) / 60.0,
             "minutes_at_fastest": sum(r["steps"] * fastest[speed_key(r)] for r in chain) / 60.0}
@@ -115,9 +121,7 @@ def merged_record(chain: Sequence[dict], clock: Optional[dict] = None) -> dict:
     if not chain:
         raise ValueError("an empty training chain")
     if clock is not None:
-        missing = {speed_key(r) for r in chain} - set(clock)
-        if missing:
-            raise KeyError(f"no timed speed for {sorted(map(str, missing))}")
+        _require_speeds(chain, clock, "timed")
     history, steps, minutes = [], 0, 0.0
     for r in chain:
         per_step = (seconds_per_step(r) if clock is None else clock[speed_key(r)]) / 60.0
