@@ -131,12 +131,14 @@ def test_seed_runs_follow_the_naming_of_the_seed_runs(tmp_path):
     # committed weights of another seed take that seed's place
     assert budget.seed_runs("m", "m_x2", committed, experiments=tmp_path / "exp", committed_seed=2) == [
         ("m seed 2", committed)]
-    # the repository's own: LMCSC x2's committed weights are seed 2 of the 4,000-step runs
+    # the repository's own: LMCSC x2's committed weights are seed 0 of the 32-map, 32-px runs
     runs = budget.nir_seed_runs(2)
-    assert [(n, p.relative_to(WEIGHTS_DIR).as_posix()) for n, p in runs["LMCSC, 4,000 steps"]] == [
-        ("lmcsc 4000 steps", "experiments/lmcsc_x2_4000steps_seed0/record.json"),
-        ("lmcsc 4000 steps seed 1", "experiments/lmcsc_x2_4000steps_seed1/record.json"),
-        ("lmcsc 4000 steps seed 2", "lmcsc_x2.json")]
+    assert [(n, p.relative_to(WEIGHTS_DIR).as_posix()) for n, p in runs["LMCSC, 32 maps, 32-px patches"]] == [
+        ("lmcsc 32 maps 32px", "lmcsc_x2.json"),
+        ("lmcsc 32 maps 32px seed 1", "experiments/lmcsc_x2_maps32_patch32_14533steps_seed1/record.json"),
+        ("lmcsc 32 maps 32px seed 2", "experiments/lmcsc_x2_maps32_patch32_14533steps_seed2/record.json")]
+    assert [n for n, _ in runs["LMCSC, 4,000 steps"]] == [
+        "lmcsc 4000 steps", "lmcsc 4000 steps seed 1", "lmcsc 4000 steps seed 2"]
     assert [n for n, _ in runs["LMCSC, 3,300 steps"]] == [
         "lmcsc 3300 steps", "lmcsc 3300 steps seed 1", "lmcsc 3300 steps seed 2"]
 
@@ -210,8 +212,8 @@ def test_device_rows_read_throughput_and_scores_and_skip_missing_records(tmp_pat
     assert rows[0]["minutes"] == 1.0 and rows[0]["psnr"] == {"test": 36.25, "country-heldout": None}
     table = device_table(rows, 4)
     assert "| A | cuda:X | 1,000 | 300 | 1.0 | 160 | 35.50 | 36.25 | - |" in table
-    # the committed LMCSC x2 continues a 3,300-step run: the row counts both
-    lmcsc = device_rows({"L": ("lmcsc", "lmcsc_x2.json")}, summ)[0]
+    # a 4,000-step LMCSC x2 continues a 3,300-step run: the row counts both
+    lmcsc = device_rows({"L": ("lmcsc", "experiments/lmcsc_x2_4000steps_seed2/record.json")}, summ)[0]
     assert lmcsc["chain"] == [3300, 700] and lmcsc["steps"] == 4000 and lmcsc["minutes"] > 100
 
 
@@ -317,8 +319,8 @@ def test_schedule_text_reads_every_run_of_a_continuation(tmp_path):
     text = budget.schedule_text([first, cont])
     assert text == {"steps": "3,300 + 700", "learning rate": "0.001, halved at [2500]; then 0.00025",
                     "minutes": "113", "commit": "aaaaaaaa + bbbbbbbb"}
-    # the committed LMCSC x2 is such a continuation
-    chain = budget.training_chain(WEIGHTS_DIR / "lmcsc_x2.json")
+    # the 4,000-step LMCSC x2 runs are such continuations (seed 2 was the committed one on 2026-12-06)
+    chain = budget.training_chain(WEIGHTS_DIR / "experiments" / "lmcsc_x2_4000steps_seed2" / "record.json")
     assert budget.schedule_text(chain)["steps"] == "3,300 + 700"
 
 
