@@ -63,10 +63,18 @@ def run_method(run_dir) -> tuple:
     """A finished training run folder as ``(model, guide_mode, source)`` (a model of :mod:`mmsr.train` or a
     gate of :mod:`mmsr.learned_gate`). A weights file inside a run folder instead (``DIR/best.safetensors``:
     the weights of the run's best validation, :data:`mmsr.training.BEST_WEIGHTS`) loads those weights with the
-    folder's record."""
+    folder's record. Committed weights (``mmsr/weights/lmcsc_x2.safetensors``, their record beside them as
+    ``lmcsc_x2.json``) load as :func:`committed_method` loads them, with the same source: the way to score the
+    committed file under its seed's name too (``--run "lmcsc seed 0=mmsr/weights/lmcsc_x2.safetensors"``)."""
     run_dir, weights = Path(run_dir), None
     if run_dir.suffix == ".safetensors":
         run_dir, weights = run_dir.parent, run_dir
+        if not (run_dir / "record.json").is_file() and weights.with_suffix(".json").is_file():
+            name, scale = weights.stem.rsplit("_x", 1)
+            if name not in TRAINABLE or not scale.isdigit() or pretrained_path(name, int(scale)).resolve() != weights.resolve():
+                raise ValueError(f"{weights}: neither in a run folder (no record.json beside it) nor committed "
+                                 f"weights of mmsr/weights")
+            return committed_method(name, int(scale))
     rec = json.loads((run_dir / "record.json").read_text())
     name, scale = rec["meta"]["model"], rec["meta"]["scale"]
     if name == "learned_gate":

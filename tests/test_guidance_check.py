@@ -355,3 +355,24 @@ def test_pair_standing_follows_the_reported_sign_and_keeps_the_pair_order():
     assert rows[1][2:4] == ["2 / 3", "-0.45"] and rows[2][3:] == ["-", "not scored", "-"]
     with pytest.raises(ValueError, match="two methods"):
         pair_standing(summ, ("co",), (1.0,))
+
+
+def test_run_method_scores_committed_weights_under_another_name_with_their_source(tmp_path):
+    """``--run "lmcsc seed 0=mmsr/weights/lmcsc_x2.safetensors"``: committed weights given as a run load exactly as
+    the committed method does (same tensors, same source, so a re-run skips them); a weights file that is neither in
+    a run folder nor committed is refused."""
+    import shutil
+
+    from mmsr.guidance_check import committed_method, run_method
+    from mmsr.recipes import pretrained_path
+
+    path = pretrained_path("srcnn", 2)
+    model, mode, source = run_method(path)
+    ref, ref_mode, ref_source = committed_method("srcnn", 2)
+    assert (mode, source) == (ref_mode, ref_source) and source.startswith("mmsr/weights/srcnn_x2.safetensors@")
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref.state_dict().values()))
+    stray = tmp_path / "srcnn_x2.safetensors"
+    shutil.copy(path, stray)
+    shutil.copy(path.with_suffix(".json"), stray.with_suffix(".json"))
+    with pytest.raises(ValueError, match="neither in a run folder"):
+        run_method(stray)
