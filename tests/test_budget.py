@@ -292,7 +292,8 @@ def test_the_committed_step_timings_name_records_that_exist(timings):
     """Each line of a committed step timing (``python -m mmsr.budget steps``: results/speed/train_steps.jsonl, and
     chapter 5's clock for the x2 runs at full length) names the training record of the configuration it timed; when
     committed weights move (the LMCSC x4 swap of 2026-12-06), a stale path would price runs with another
-    configuration's speed or fail the chapter: every path exists and the latest session reads without error."""
+    configuration's speed or fail the chapter: every path exists, names the run whose recorded speed the line
+    carries, and the latest session reads without error."""
     from mmsr.budget import REPO_ROOT
 
     path = REPO_ROOT / timings
@@ -304,6 +305,10 @@ def test_the_committed_step_timings_name_records_that_exist(timings):
     for x in lines:   # an LMCSC label naming the colour guide times a colour-guide record, and only then
         rec = json.loads((REPO_ROOT / x["record"]).read_text())
         assert x["label"].split()[0].lower() == rec["meta"]["model"], x["label"]
+        # the very run it timed: a path that now names other weights (the committed file after a swap) has
+        # another run's recorded speed -- and may price another configuration
+        if x.get("recorded_seconds") is not None:
+            assert budget.seconds_per_step(rec) == pytest.approx(x["recorded_seconds"]), (x["label"], x["record"])
         if rec["meta"]["model"] == "lmcsc":
             assert ("colour guide" in x["label"]) == (rec["meta"]["settings"].get("guide") == "rgb"), x["label"]
     assert budget.read_step_times(path)
