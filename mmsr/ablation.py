@@ -186,7 +186,7 @@ X2_RECIPE = {
                      "record.json"),
     # and the other half of that finding (LMCSC also learned more per minute with half its maps)
     "atoms16_6000": (0, {"atoms": 16, "steps": 6000, "milestones": (4000, 5200)}, "16 atoms instead of 32 with "
-                     "twice the steps (6,000)", "experiments/recurrent_x2_atoms16_6000steps/"
+                     "twice the steps (6,000), about the recipe's time", "experiments/recurrent_x2_atoms16_6000steps/"
                      "record.json"),
 }
 #: the settings every run of :data:`X2_RECIPE` shares, but for its change

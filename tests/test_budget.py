@@ -287,7 +287,8 @@ def test_side_by_side_speeds_price_every_run_with_the_latest_session_of_timings(
                            side_by_side={k: v for k, v in speeds.items() if v == 3.0})
 
 
-@pytest.mark.parametrize("timings", [str(budget.STEP_TIMES), "results/speed/x2_full_length.jsonl"])
+@pytest.mark.parametrize("timings", [str(budget.STEP_TIMES), "results/speed/x2_full_length.jsonl",
+                                     "results/speed/recurrent_x2_atoms16.jsonl"])
 def test_the_committed_step_timings_name_records_that_exist(timings):
     """Each line of a committed step timing (``python -m mmsr.budget steps``: results/speed/train_steps.jsonl, and
     chapter 5's clock for the x2 runs at full length) names the training record of the configuration it timed; when
