@@ -140,11 +140,14 @@ def select_gate(name: str, scale: int, root=None, out: Path = DEFAULT_OUT, devic
 
 
 def choose_gate(records, name: str, scale: int, source: Optional[str] = None) -> dict:
-    """The rule of :func:`select_gate` applied to its records."""
-    rows = [r for r in records if r["method"] == name and r["scale"] == scale
-            and (source is None or r["source"] == source)]
+    """The rule of :func:`select_gate` applied to its records: those of the weights ``source`` or, without it, of
+    the weights scored last (committed files get replaced; a choice never pools the scores of two weights)."""
+    rows = [r for r in records if r["method"] == name and r["scale"] == scale]
+    if rows:
+        source = rows[-1]["source"] if source is None else source
+        rows = [r for r in rows if r["source"] == source]
     if not rows:
-        raise ValueError(f"no gate-selection records for {name} x{scale}")
+        raise ValueError(f"no gate-selection records for {name} x{scale}" + (f" from {source}" if source else ""))
     by = {}
     for r in rows:
         by.setdefault(r["gate"], []).append(r)

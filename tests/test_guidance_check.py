@@ -118,6 +118,14 @@ def test_choose_gate_prefers_the_best_mean_among_settings_not_below_srcnn_on_lan
     assert choose_gate(low, "djf", 4) == {"window": 15, "power": 4.0, "signed": True}
     with pytest.raises(ValueError, match="no gate-selection records"):
         choose_gate(recs, "lmcsc", 4)
+    # the committed weights replaced: without a source the newest weights' records decide, never a pool of both
+    # (the old weights' scores, appended first, would have kept setting a)
+    old = [{**r, "source": "old", "psnr": r["psnr"] + (20 if r["gate"].startswith("window=5,") else 0)} for r in recs]
+    new = [{**r, "source": "new"} for r in recs]
+    assert choose_gate(old + new, "djf", 4) == {"window": 9, "power": 2.0, "signed": False}
+    assert choose_gate(old + new, "djf", 4, source="old") == {"window": 5, "power": 1.0, "signed": True}
+    with pytest.raises(ValueError, match="from gone"):
+        choose_gate(old + new, "djf", 4, source="gone")
 
 
 def test_select_gate_scores_every_setting_on_validation_images_only_and_resumes(tmp_path, monkeypatch):
