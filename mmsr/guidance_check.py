@@ -70,8 +70,10 @@ def run_method(run_dir) -> tuple:
     if run_dir.suffix == ".safetensors":
         run_dir, weights = run_dir.parent, run_dir
         if not (run_dir / "record.json").is_file() and weights.with_suffix(".json").is_file():
-            name, scale = weights.stem.rsplit("_x", 1)
-            if name not in TRAINABLE or not scale.isdigit() or pretrained_path(name, int(scale)).resolve() != weights.resolve():
+            name, _, scale = weights.stem.rpartition("_x")
+            committed = name in TRAINABLE and scale.isdigit() and \
+                pretrained_path(name, int(scale)).resolve() == weights.resolve()
+            if not committed:
                 raise ValueError(f"{weights}: neither in a run folder (no record.json beside it) nor committed "
                                  f"weights of mmsr/weights")
             return committed_method(name, int(scale))

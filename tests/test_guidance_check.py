@@ -384,3 +384,8 @@ def test_run_method_scores_committed_weights_under_another_name_with_their_sourc
     shutil.copy(path.with_suffix(".json"), stray.with_suffix(".json"))
     with pytest.raises(ValueError, match="neither in a run folder"):
         run_method(stray)
+    plain = tmp_path / "weights_of_mine.safetensors"   # no '_x<scale>' in the name at all
+    shutil.copy(path, plain)
+    shutil.copy(path.with_suffix(".json"), plain.with_suffix(".json"))
+    with pytest.raises(ValueError, match="neither in a run folder"):
+        run_method(plain)
