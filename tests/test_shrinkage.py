@@ -51,6 +51,16 @@ def test_s_zero_is_soft_thresholding_by_two_mu_not_zero():
     assert out[-1] == pytest.approx(3 - 0.8)
 
 
+def test_a_large_mu_projects_onto_the_interval_between_zero_and_s_it_does_not_switch_the_guide_off():
+    """One mu weights both |u| and |u - s|: as mu grows LeSITA tends to v clipped to [min(0, s), max(0, s)] -- the
+    guide's code s bounds the output (chapter 5: no switch that turns the side information off)."""
+    v, s = _random(2000, 3)
+    out = lesita(v, s, 1e3)
+    assert torch.equal(out, torch.minimum(torch.maximum(v, s.clamp(max=0)), s.clamp(min=0)))
+    assert not torch.allclose(out, soft_threshold(v, 2e3))   # plain soft thresholding would be all zeros here
+    assert (out == s).float().mean() > 0.2                    # where v lies beyond s the output is s itself
+
+
 def test_minimises_the_objective():
     v, s = _random(500, seed=7)
     mu = 0.3
