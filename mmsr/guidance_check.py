@@ -70,13 +70,12 @@ def run_method(run_dir) -> tuple:
     if run_dir.suffix == ".safetensors":
         run_dir, weights = run_dir.parent, run_dir
         if not (run_dir / "record.json").is_file() and weights.with_suffix(".json").is_file():
-            name, _, scale = weights.stem.rpartition("_x")
-            committed = name in TRAINABLE and scale.isdigit() and \
-                pretrained_path(name, int(scale)).resolve() == weights.resolve()
-            if not committed:
+            meta = json.loads(weights.with_suffix(".json").read_text()).get("meta", {})
+            name, scale = meta.get("model"), meta.get("scale")
+            if name not in TRAINABLE or pretrained_path(name, scale).resolve() != weights.resolve():
                 raise ValueError(f"{weights}: neither in a run folder (no record.json beside it) nor committed "
                                  f"weights of mmsr/weights")
-            return committed_method(name, int(scale))
+            return committed_method(name, scale)
     rec = json.loads((run_dir / "record.json").read_text())
     name, scale = rec["meta"]["model"], rec["meta"]["scale"]
     if name == "learned_gate":

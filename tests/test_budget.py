@@ -290,8 +290,8 @@ def test_side_by_side_speeds_price_every_run_with_the_latest_session_of_timings(
 @pytest.mark.parametrize("timings", [str(budget.STEP_TIMES), "results/speed/x2_full_length.jsonl",
                                      "results/speed/recurrent_x2_atoms16.jsonl"])
 def test_the_committed_step_timings_name_records_that_exist(timings):
-    """Each line of a committed step timing (``python -m mmsr.budget steps``: results/speed/train_steps.jsonl, and
-    chapter 5's clock for the x2 runs at full length) names the training record of the configuration it timed; when
+    """Each line of a committed step timing (``python -m mmsr.budget steps``: results/speed/train_steps.jsonl,
+    chapter 5's clock for the x2 runs at full length, chapter 7's for the 16-atom recurrent run) names the training record of the configuration it timed; when
     committed weights move (the LMCSC x4 swap of 2026-12-06), a stale path would price runs with another
     configuration's speed or fail the chapter: every path exists, names the run whose recorded speed the line
     carries, and the latest session reads without error."""
