@@ -383,3 +383,51 @@ def test_cascade_of_x2_steps_is_one_shared_x2_network_applied_stage_by_stage(sca
     s = {"atoms": 4, "rnn_steps": 2, "guide_layers": 2, "output": "mean"}
     assert isinstance(build(scale, {**s, "cascade": True}), rec.RecurrentCascade)
     assert isinstance(build(scale, s), rec.RecurrentCoupledNet)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_side_weight_starts_as_lesita_learns_and_at_zero_switches_the_guide_off(shared):
+    """side_weight=True (chapter 7's x2 question): LeSITA's |u - s| term gets a weight nu per map, equal to mu at
+    the start -- the same network, the same draws -- every parameter (nu included) learns, and with nu = 0 the
+    output no longer depends on the guide's codes: the network is the single-image one (fusion='none')."""
+    torch.manual_seed(3)
+    plain = RecurrentCoupledNet(2, atoms=5, steps=3, guide_layers=2, shared=shared)
+    torch.manual_seed(3)
+    net = RecurrentCoupledNet(2, atoms=5, steps=3, guide_layers=2, shared=shared, side_weight=True)
+    lr, guide = torch.rand(2, 1, 5, 7), torch.rand(2, 3, 10, 14)
+    assert torch.equal(plain(lr, guide), net(lr, guide))
+    assert "side_weight=True" in repr(net) and "side_weight" not in repr(plain)
+    ((net(lr, guide) - torch.rand(2, 1, 10, 14)) ** 2).mean().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and float(p.grad.abs().sum()) > 0, name
+    with torch.no_grad():
+        for w in [net] + ([] if shared else list(net.later)):
+            w.nu.zero_()
+    torch.manual_seed(3)
+    single = RecurrentCoupledNet(2, atoms=5, steps=3, guide_layers=2, shared=shared, fusion="none")
+    single.load_state_dict({n: p for n, p in net.state_dict().items() if "guide_encoder" not in n and
+                            not n.endswith("nu")})
+    assert torch.allclose(net(lr, guide), single(lr, guide), atol=1e-6)
+    assert torch.allclose(net(lr, guide), net(lr, torch.rand_like(guide)), atol=1e-6)
+    assert "nu_mean" in net.monitor()
+    with pytest.raises(ValueError, match="fusion='lesita'"):
+        RecurrentCoupledNet(2, atoms=5, fusion="lr", side_weight=True)
+
+
+@pytest.mark.parametrize("scale,h,w", [(2, 5, 7), (4, 6, 9), (3, 4, 5)])
+def test_a_wider_skip_starts_as_the_bilinear_one_and_leaves_the_other_draws_alone(scale, h, w):
+    """skip_kernel widens the learned Skip with zeros around the bilinear taps: the same output at the start (the
+    other parameters' draws unchanged), the same grids, more taps per output pixel that all learn."""
+    size = 2 * scale - scale % 2
+    torch.manual_seed(4)
+    plain = RecurrentCoupledNet(scale, atoms=4, steps=2, guide_layers=1)
+    torch.manual_seed(4)
+    wide = RecurrentCoupledNet(scale, atoms=4, steps=2, guide_layers=1, skip_kernel=size + 2 * scale)
+    assert wide.skip.weight.shape[-1] == size + 2 * scale and f"skip_kernel={size + 2 * scale}" in repr(wide)
+    lr, guide = torch.rand(1, 1, h, w), torch.rand(1, 3, h * scale, w * scale)
+    assert torch.allclose(plain(lr, guide), wide(lr, guide), atol=1e-6)
+    ((wide(lr, guide) - torch.rand(1, 1, h * scale, w * scale)) ** 2).mean().backward()
+    assert bool((wide.skip.weight.grad[0, 0, 0] != 0).any())   # the new outer taps learn
+    for bad in (size - 2, size + 1):
+        with pytest.raises(ValueError, match="skip_kernel"):
+            RecurrentCoupledNet(scale, atoms=4, skip_kernel=bad)

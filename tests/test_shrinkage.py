@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmsr.ops import lesita, lesita_piecewise, prox_l1l1_bruteforce, prox_l1l1_objective, soft_threshold
+from mmsr.ops import (lesita, lesita_piecewise, lesita_weighted, prox_l1l1_bruteforce, prox_l1l1_objective,
+                      soft_threshold)
 
 
 def _random(n, seed):
@@ -98,3 +99,46 @@ def test_negative_thresholds_are_refused(mu):
         lesita(torch.ones(2, 1), torch.tensor(0.5), mu)
     with pytest.raises(ValueError, match="non-negative"):
         soft_threshold(torch.ones(2, 1), mu)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_weighted_lesita_equals_the_bruteforce_minimiser_for_unequal_weights(seed):
+    """The prox of mu|u| + nu|u - s| against the numerical minimiser, with nu below, equal to and above mu, and
+    points placed on and beside every case boundary (m = v + (nu - mu) sign(s) in the middle piece)."""
+    v, s = _random(300, 10 + seed)
+    g = torch.Generator().manual_seed(seed)
+    mu = torch.rand(300, generator=g, dtype=torch.float64) * 0.8
+    nu = torch.rand(300, generator=g, dtype=torch.float64) * 0.8
+    lo, hi = s.clamp(max=0), s.clamp(min=0)
+    total, shift = mu + nu, (nu - mu) * torch.sign(s)
+    edges = torch.cat([lo - total, hi + total, lo - shift, hi - shift])      # the four boundaries
+    v = torch.cat([v, edges, edges + 1e-9, edges - 1e-9])
+    s, mu, nu = (torch.cat([x] * 13) for x in (s, mu, nu))
+    ours = lesita_weighted(v, s, mu, nu).numpy()
+    brute = prox_l1l1_bruteforce(v.numpy(), s.numpy(), mu.numpy(), nu=nu.numpy())
+    assert np.max(np.abs(ours - brute)) < 1e-8
+    # and it is the minimiser: no nearby point does better
+    for d in (1e-4, -1e-4):
+        assert np.all(prox_l1l1_objective(ours, v.numpy(), s.numpy(), mu.numpy(), nu.numpy())
+                      <= prox_l1l1_objective(ours + d, v.numpy(), s.numpy(), mu.numpy(), nu.numpy()) + 1e-15)
+
+
+def test_weighted_lesita_with_equal_weights_is_lesita_and_with_no_side_weight_is_soft_thresholding():
+    v, s = _random(2000, 7)
+    assert torch.allclose(lesita_weighted(v, s, 0.3, 0.3), lesita(v, s, 0.3), atol=1e-15, rtol=0)
+    off = lesita_weighted(v, s, 0.3, 0.0)
+    assert torch.allclose(off, soft_threshold(v, 0.3), atol=1e-15, rtol=0)   # the guide switched off
+    assert not torch.allclose(off, lesita(v, s, 0.15))
+    mu = torch.full((1, 4, 1, 1), 0.2, dtype=torch.float64)
+    out = lesita_weighted(v[:64].reshape(1, 4, 4, 4), s[:64].reshape(1, 4, 4, 4), mu, mu * 0)
+    assert out.shape == (1, 4, 4, 4)
+    with pytest.raises(ValueError, match="non-negative"):
+        lesita_weighted(v, s, 0.1, -0.1)
+
+
+def test_weighted_lesita_passes_gradients_to_both_weights():
+    v, s = _random(500, 9)
+    mu = torch.tensor(0.2, dtype=torch.float64, requires_grad=True)
+    nu = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    lesita_weighted(v, s, mu, nu).sum().backward()
+    assert mu.grad != 0 and nu.grad != 0

@@ -28,7 +28,10 @@ thresholding in the HR state) and ``fusion='both'`` in both states; ``shared=Fal
 own filters and thresholds; ``updown='fixed'`` keeps ``Up``/``Down`` at bilinear interpolation and its adjoint
 divided by ``scale**2`` (an average), not learned, and ``updown='subpixel'`` replaces them by a per-map 3x3
 convolution to ``scale**2`` maps and a pixel shuffle (``Up``, starting as nearest-neighbour copying) and a pixel
-unshuffle followed by a per-map 3x3 convolution (``Down``).
+unshuffle followed by a per-map 3x3 convolution (``Down``). Two options for chapter 7's x2 question:
+``side_weight=True`` gives LeSITA's ``|u - s|`` term in the HR state a learned weight ``nu`` of its own per map
+(:func:`~mmsr.ops.shrinkage.lesita_weighted`; ``nu = mu`` at the start, ``nu = 0`` switches the guide off in that
+map), and ``skip_kernel`` widens ``Skip`` (its bilinear taps zero-padded: the same function at the start).
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ from torch import nn
 from ..checks import check_scale
 from ..degrade import imresize
 from ..ops.operators import conv2d_few_outputs
-from ..ops.shrinkage import lesita, soft_threshold
+from ..ops.shrinkage import lesita, lesita_weighted, soft_threshold
 from .acsc import ACSC
 
 
@@ -120,7 +123,7 @@ class _SubPixelDown(nn.Module):
 class _StepWeights(nn.Module):
     """The filters and thresholds of one recurrent step when steps do not share them (``shared=False``)."""
 
-    def __init__(self, k: int, kernel: int, gamma0: float, mu0: float, std: float):
+    def __init__(self, k: int, kernel: int, gamma0: float, mu0: float, std: float, side_weight: bool = False):
         super().__init__()
 
         def filt(out_c, in_c):
@@ -130,6 +133,7 @@ class _StepWeights(nn.Module):
         self.gamma = nn.Parameter(torch.full((1, k, 1, 1), float(gamma0)))
         self.Q, self.R = filt(k, 1), filt(1, k)
         self.mu = nn.Parameter(torch.full((1, k, 1, 1), float(mu0)))
+        self.nu = nn.Parameter(torch.full((1, k, 1, 1), float(mu0))) if side_weight else None
 
 
 class RecurrentCoupledNet(nn.Module):
@@ -137,7 +141,8 @@ class RecurrentCoupledNet(nn.Module):
 
     def __init__(self, scale: int = 4, atoms: int = 64, kernel: int = 5, steps: int = 3, guide_channels: int = 3,
                  guide_layers: int = 3, gamma0: float = 0.01, mu0: float = 0.01, std: float = 0.01,
-                 output: str = "mean", fusion: str = "lesita", shared: bool = True, updown: str = "learned"):
+                 output: str = "mean", fusion: str = "lesita", shared: bool = True, updown: str = "learned",
+                 side_weight: bool = False, skip_kernel=None):
         super().__init__()
         self.scale = check_scale(scale)
         if kernel % 2 == 0:
@@ -152,6 +157,16 @@ class RecurrentCoupledNet(nn.Module):
             raise ValueError(f"updown must be one of {UPDOWNS}, got {updown!r}")
         self.steps, self.pad, self.output, self.guide_channels = steps, kernel // 2, output, guide_channels
         self.fusion, self.shared, self.updown = fusion, bool(shared), updown
+        if side_weight and fusion != "lesita":
+            raise ValueError(f"side_weight weights the guide's term of LeSITA in the HR state: it needs "
+                             f"fusion='lesita', got {fusion!r}")
+        self.side_weight = bool(side_weight)
+        size, pad = _updown_geometry(self.scale)
+        skip_size = size if skip_kernel is None else int(skip_kernel)
+        if skip_size < size or (skip_size - size) % 2:
+            raise ValueError(f"skip_kernel must be {size} (the default) or larger by a multiple of 2 at scale "
+                             f"{self.scale}, got {skip_kernel}")
+        self.skip_kernel = skip_size
         k = atoms
 
         def filt(out_c, in_c):
@@ -173,7 +188,6 @@ class RecurrentCoupledNet(nn.Module):
         # fusion='none' (the ablation of chapter 7): no guide branch, the HR state is soft-thresholded
         self.guide_encoder = ACSC(guide_channels, k, kernel, guide_layers, gamma0=mu0, std=std) \
             if fusion != "none" else None
-        size, pad = _updown_geometry(self.scale)
         if updown == "learned":   # the committed network: these draws in this order
             self.up = nn.ConvTranspose2d(k, k, size, stride=self.scale, padding=pad, groups=k, bias=False)
             self.down = nn.Conv2d(k, k, size, stride=self.scale, padding=pad, groups=k, bias=False)
@@ -181,10 +195,19 @@ class RecurrentCoupledNet(nn.Module):
             self.up, self.down = _FixedResample(k, self.scale, "up"), _FixedResample(k, self.scale, "down")
         else:
             self.up, self.down = _SubPixelUp(k, self.scale), _SubPixelDown(k, self.scale, std)
+        # Skip starts as bilinear interpolation; a wider kernel (skip_kernel, chapter 7's x2 question) holds the
+        # same bilinear taps in its centre and zeros around them -- the same function at the start, with more
+        # input pixels per output pixel to learn from (at x2 bilinear reads 2 x 2 of them, bicubic 4 x 4). The
+        # layer's own initial draw is made at the default size, so that later parameters start from the same draws
+        edge = (skip_size - size) // 2
         self.skip = nn.ConvTranspose2d(1, 1, size, stride=self.scale, padding=pad, bias=False)
+        if edge:
+            with torch.random.fork_rng(devices=[]):
+                self.skip = nn.ConvTranspose2d(1, 1, skip_size, stride=self.scale, padding=pad + edge, bias=False)
         bil = bilinear_kernel(size, self.scale)
         with torch.no_grad():
-            self.skip.weight.copy_(bil[None, None])
+            self.skip.weight.zero_()
+            self.skip.weight[0, 0, edge:edge + size, edge:edge + size] = bil
             if updown == "learned":   # copying draws nothing: the one draw here stays after the layers' own
                 self.up.weight.copy_(bil.expand(k, 1, size, size))
                 nn.init.normal_(self.down.weight, std=std)
@@ -192,10 +215,15 @@ class RecurrentCoupledNet(nn.Module):
         nn.init.normal_(self.decoder.weight, std=std)
         self.later = None
         if not self.shared:   # step 2 starts from the draw the shared filters would have had
-            self.later = nn.ModuleList(_StepWeights(k, kernel, gamma0, mu0, std) for _ in range(steps - 1))
+            self.later = nn.ModuleList(_StepWeights(k, kernel, gamma0, mu0, std, self.side_weight)
+                                       for _ in range(steps - 1))
             with torch.no_grad():
                 for n, v in zip(("E", "C", "Q", "R"), ec + qr):
                     getattr(self.later[0], n).copy_(v)
+        # side_weight: LeSITA's |u - s| term gets a weight nu of its own per map (lesita_weighted), starting equal
+        # to mu (the committed network's LeSITA); nu -> 0 switches the guide off in that map. Registered last (no
+        # draw): every other parameter starts as without it
+        self.nu = nn.Parameter(torch.full((1, k, 1, 1), float(mu0))) if self.side_weight else None
 
     @classmethod
     def from_dictionary(cls, filters: torch.Tensor, lam: float, scale: int, image_size, **kwargs):
@@ -245,12 +273,16 @@ class RecurrentCoupledNet(nn.Module):
         (default: the shared ones)."""
         w = self if w is None else w
         back = F.conv2d(conv2d_few_outputs(h, w.R, self.pad), w.Q, padding=self.pad)
-        return self._shrink(h - back + drive, z, w.mu)
+        return self._shrink(h - back + drive, z, w.mu, getattr(w, "nu", None))
 
     @staticmethod
-    def _shrink(v: torch.Tensor, z, threshold: torch.Tensor) -> torch.Tensor:
+    def _shrink(v: torch.Tensor, z, threshold: torch.Tensor, side=None) -> torch.Tensor:
+        """Soft thresholding without guide codes ``z``; with them LeSITA, or with a side weight ``side`` (the
+        ``nu`` of ``side_weight=True``) the prox of ``threshold |u| + side |u - z|``."""
         if z is None:
             return soft_threshold(v, threshold.clamp_min(0))
+        if side is not None:
+            return lesita_weighted(v, z, threshold.clamp_min(0), side.clamp_min(0))
         return lesita(v, z, threshold.clamp_min(0))
 
     def guide_codes(self, guide: torch.Tensor):
@@ -285,7 +317,7 @@ class RecurrentCoupledNet(nn.Module):
         z, z_hr, z_lr = self.guide_codes(guide)
         wy = F.conv2d(lr, self.W, padding=self.pad)
         l = self._shrink(wy, z_lr, self.gamma)
-        h = self._shrink(self.up(l), z_hr, self.mu)   # step 1 from h_0 = 0: Q * (R * 0) vanishes
+        h = self._shrink(self.up(l), z_hr, self.mu, self.nu)   # step 1 from h_0 = 0: Q * (R * 0) vanishes
         ls, hs = [l], [h]
         for t in range(2, self.steps + 1):
             w = self.step_weights(t)
@@ -312,8 +344,11 @@ class RecurrentCoupledNet(nn.Module):
         return [self.decoder(h) + skip for h in hs]
 
     def monitor(self) -> dict:
-        return {"mu_mean": float(self.mu.detach().clamp_min(0).mean()),
-                "gamma_mean": float(self.gamma.detach().clamp_min(0).mean())}
+        out = {"mu_mean": float(self.mu.detach().clamp_min(0).mean()),
+               "gamma_mean": float(self.gamma.detach().clamp_min(0).mean())}
+        if self.nu is not None:
+            out["nu_mean"] = float(self.nu.detach().clamp_min(0).mean())
+        return out
 
     def extra_repr(self) -> str:
         # the weights' signature is built from this line: fusion is named only where it differs from LeSITA, so
@@ -321,7 +356,9 @@ class RecurrentCoupledNet(nn.Module):
         return (f"scale={self.scale}, steps={self.steps}, output={self.output}, guide_channels={self.guide_channels}"
                 + ("" if self.fusion == "lesita" else f", fusion={self.fusion}")
                 + ("" if self.shared else ", shared=False")
-                + ("" if self.updown == "learned" else f", updown={self.updown}"))
+                + ("" if self.updown == "learned" else f", updown={self.updown}")
+                + (", side_weight=True" if self.side_weight else "")
+                + ("" if self.skip_kernel == _updown_geometry(self.scale)[0] else f", skip_kernel={self.skip_kernel}"))
 
 
 class RecurrentCascade(nn.Module):

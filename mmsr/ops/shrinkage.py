@@ -5,6 +5,8 @@
 * :func:`lesita` -- ``xi_mu(v; s)``, the proximal operator of ``mu (|u| + |u - s|)`` used by eq. (3) of 000 and by
   the LMCSC stages (eq. (5) of 000): the LeSITA operator of Tsiligianni & Deligiannis (2019). Vectorised,
   differentiable, broadcasting ``s`` and ``mu`` (scalar, per channel, or per element).
+* :func:`lesita_weighted` -- the proximal operator of ``mu |u| + nu |u - s|``: LeSITA with its own weight on the
+  side-information term (``nu = 0`` switches the guide off; chapter 7).
 * :func:`lesita_piecewise` -- the same operator written literally as the two five-case formulas of 001
   (one for ``s >= 0``, one for ``s < 0``), element by element. It exists to be checked against.
 * :func:`prox_l1l1_bruteforce` -- a numerical minimiser of ``1/2 (u - v)^2 + mu|u| + mu|u - s|`` (grid plus
@@ -70,6 +72,31 @@ def lesita(v: torch.Tensor, s: torch.Tensor, mu) -> torch.Tensor:
     return c + (d - torch.minimum(torch.maximum(d, -two_mu), two_mu))
 
 
+def lesita_weighted(v: torch.Tensor, s: torch.Tensor, mu, nu) -> torch.Tensor:
+    """The proximal operator of ``mu |u| + nu |u - s|``: LeSITA with a weight of its own on the side-information
+    term (chapter 7). ``nu = mu`` is :func:`lesita`; ``nu = 0`` is soft thresholding by ``mu`` -- the guide
+    switched off; ``mu = 0`` pulls every code towards ``s`` by ``nu``.
+
+    Derivation (as in the module docstring). Between the kinks ``lo = min(0, s)`` and ``hi = max(0, s)`` the slope
+    of ``1/2 (u - v)^2 + mu |u| + nu |u - s|`` is ``u - v + (mu - nu) sign(s)``, so there the minimiser is
+    ``m = v + (nu - mu) sign(s)``; left of ``lo`` and right of ``hi`` both terms pull with ``mu + nu``. Hence
+
+        u* = max(v - (mu + nu), min(v + (mu + nu), clamp(m, lo, hi)))
+
+    (the middle piece clipped to the interval, the outer pieces taking over beyond it). ``mu``, ``nu``: floats or
+    tensors broadcasting against ``v``; both non-negative."""
+    _check_mu(mu)
+    _check_mu(nu)
+    if not torch.is_tensor(s):
+        s = torch.as_tensor(s, dtype=v.dtype, device=v.device)
+    total = mu + nu
+    if not torch.is_tensor(total):
+        total = torch.as_tensor(float(total), dtype=v.dtype, device=v.device)
+    middle = v + (nu - mu) * torch.sign(s)
+    inside = torch.minimum(torch.maximum(middle, s.clamp(max=0)), s.clamp(min=0))
+    return torch.maximum(v - total, torch.minimum(v + total, inside))
+
+
 def lesita_piecewise(v, s, mu) -> np.ndarray:
     """001's piecewise formula, literally: five cases for ``s_i >= 0`` and five for ``s_i < 0`` (NumPy, float64)."""
     v, s = np.broadcast_arrays(np.asarray(v, dtype=np.float64), np.asarray(s, dtype=np.float64))
@@ -102,13 +129,16 @@ def lesita_piecewise(v, s, mu) -> np.ndarray:
     return out
 
 
-def prox_l1l1_objective(u, v, s, mu):
-    """``1/2 (u - v)^2 + mu |u| + mu |u - s|``, the function whose minimiser is ``xi_mu(v; s)``."""
-    return 0.5 * (u - v) ** 2 + mu * np.abs(u) + mu * np.abs(u - s)
+def prox_l1l1_objective(u, v, s, mu, nu=None):
+    """``1/2 (u - v)^2 + mu |u| + nu |u - s|`` (``nu = mu`` unless given), the function whose minimiser is
+    ``xi_mu(v; s)`` (:func:`lesita_weighted` with ``nu``)."""
+    nu = mu if nu is None else nu
+    return 0.5 * (u - v) ** 2 + mu * np.abs(u) + nu * np.abs(u - s)
 
 
-def prox_l1l1_bruteforce(v, s, mu, iters: int = 200) -> np.ndarray:
-    """Minimise ``h(u) = 1/2 (u - v)^2 + mu|u| + mu|u - s|`` numerically, element by element.
+def prox_l1l1_bruteforce(v, s, mu, iters: int = 200, nu=None) -> np.ndarray:
+    """Minimise ``h(u) = 1/2 (u - v)^2 + mu|u| + nu|u - s|`` (``nu = mu`` unless given) numerically, element by
+    element.
 
     ``h`` is convex, so its minimiser is where the derivative ``h'(u) = u - v + mu sign(u) + mu sign(u - s)``
     changes sign. A dense grid on ``[min(v, 0, s) - 1, max(v, 0, s) + 1]`` brackets that point and bisection on
@@ -119,12 +149,13 @@ def prox_l1l1_bruteforce(v, s, mu, iters: int = 200) -> np.ndarray:
     """
     v, s = np.broadcast_arrays(np.asarray(v, dtype=np.float64), np.asarray(s, dtype=np.float64))
     mu = np.broadcast_to(np.asarray(mu, dtype=np.float64), v.shape)
+    nu = mu if nu is None else np.broadcast_to(np.asarray(nu, dtype=np.float64), v.shape)
     out = np.empty(v.shape)
     for i in np.ndindex(v.shape):
-        vi, si, mi = v[i], s[i], mu[i]
+        vi, si, mi, ni = v[i], s[i], mu[i], nu[i]
 
         def dh(u):
-            return u - vi + mi * np.sign(u) + mi * np.sign(u - si)
+            return u - vi + mi * np.sign(u) + ni * np.sign(u - si)
 
         grid = np.linspace(min(vi, 0.0, si) - 1.0, max(vi, 0.0, si) + 1.0, 1001)
         k = int(np.argmax(dh(grid) >= 0))  # first grid point at or right of the sign change
