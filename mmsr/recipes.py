@@ -140,21 +140,22 @@ DJF_SETTINGS = {
 #: ("learned", "fixed", "subpixel") and ``cascade`` (True: the scale as x2 steps of one shared x2 network,
 #: :class:`~mmsr.models.recurrent.RecurrentCascade`) exist for chapter 7's ablation; the committed weights use
 #: "rgb", "lesita", shared weights, learned projections and one step to the scale. ``side_weight`` (True: LeSITA's
-#: ``|u - s|`` term with a learned weight of its own per map) and ``skip_kernel`` (a wider learned ``Skip``) exist
-#: for chapter 7's x2 question; the committed weights use neither.
+#: ``|u - s|`` term with a learned weight of its own per map), ``skip_kernel`` (a wider learned ``Skip``) and
+#: ``kernel`` (the filters' size) exist for chapter 7's x2 question; the committed weights use 5 x 5 filters and
+#: neither option.
 RECURRENT_SETTINGS = {
     "smoke": {"patches": 128, "patch_size": 32, "steps": 10, "batch_size": 8, "lr": 1e-3, "milestones": (),
               "val_every": 0, "ckpt_every": 0, "atoms": 8, "rnn_steps": 2, "guide_layers": 2, "output": "mean",
               "guide": "rgb", "fusion": "lesita", "shared": True, "updown": "learned", "cascade": False,
-              "side_weight": False, "skip_kernel": None},
+              "side_weight": False, "skip_kernel": None, "kernel": 5},
     "default": {"patches": 4000, "patch_size": 48, "steps": 150, "batch_size": 16, "lr": 1e-3, "milestones": (),
                 "val_every": 50, "ckpt_every": 50, "atoms": 32, "rnn_steps": 3, "guide_layers": 3,
                 "output": "mean", "guide": "rgb", "fusion": "lesita", "shared": True, "updown": "learned",
-                "cascade": False, "side_weight": False, "skip_kernel": None},
+                "cascade": False, "side_weight": False, "skip_kernel": None, "kernel": 5},
     "full": {"patches": 40000, "patch_size": 64, "steps": 20000, "batch_size": 32, "lr": 1e-3,
              "milestones": (12000, 16000), "val_every": 1000, "ckpt_every": 1000, "atoms": 64, "rnn_steps": 4,
              "guide_layers": 3, "output": "mean", "guide": "rgb", "fusion": "lesita", "shared": True,
-             "updown": "learned", "cascade": False, "side_weight": False, "skip_kernel": None},
+             "updown": "learned", "cascade": False, "side_weight": False, "skip_kernel": None, "kernel": 5},
 }
 
 
@@ -254,7 +255,7 @@ def _build_recurrent(scale, s):
     kw = dict(atoms=s["atoms"], steps=s["rnn_steps"], guide_channels=1 if s.get("guide", "rgb") == "gray" else 3,
               guide_layers=s["guide_layers"], output=s["output"], fusion=s.get("fusion", "lesita"),
               shared=s.get("shared", True), updown=s.get("updown", "learned"),
-              side_weight=s.get("side_weight", False), skip_kernel=s.get("skip_kernel"))
+              side_weight=s.get("side_weight", False), skip_kernel=s.get("skip_kernel"), kernel=s.get("kernel", 5))
     if s.get("cascade", False):   # chapter 7's ablation: the scale as x2 steps of one shared network
         return RecurrentCascade(scale, **kw)
     return RecurrentCoupledNet(scale, **kw)

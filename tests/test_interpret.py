@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmsr.interpret import acsc_iteration_gain, disagreement_map, outcome_fractions, state_statistics
+from mmsr.interpret import acsc_iteration_gain, disagreement_map, outcome_fractions, side_weights, state_statistics
 from mmsr.models.acsc import ACSC
 from mmsr.models.recurrent import RecurrentCoupledNet
 from mmsr.ops import lesita
@@ -96,3 +96,17 @@ def test_acsc_iteration_gain_is_at_most_one_for_ista_and_grows_with_a_scaled_c()
     assert acsc_iteration_gain(enc, size=(16, 16), iters=200) > 2.5
     with pytest.raises(ValueError, match="no stage after the first"):
         acsc_iteration_gain(ACSC(3, 4, 3, 1))
+
+
+def test_side_weights_reads_the_learned_weights_per_map_and_sorts_the_maps_into_four_kinds():
+    net = RecurrentCoupledNet(2, atoms=5, steps=2, guide_layers=1, side_weight=True)
+    with torch.no_grad():
+        net.mu.copy_(torch.tensor([0.1, 0.2, -0.1, 0.3, 0.0]).view(1, 5, 1, 1))
+        net.nu.copy_(torch.tensor([0.0, 0.5, 0.2, 0.01, -0.2]).view(1, 5, 1, 1))
+    w = side_weights(net)
+    assert w["mu"].tolist() == pytest.approx([0.1, 0.2, 0.0, 0.3, 0.0])
+    assert w["nu"].tolist() == pytest.approx([0.0, 0.5, 0.2, 0.01, 0.0])
+    # maps 0 and 3: the guide (nearly) off; map 2: mu clamped to 0, only the guide pulls; map 4: no shrinkage
+    assert (w["guide_off"], w["guide_only"], w["linear"], w["both"]) == (0.4, 0.2, 0.2, 0.2)
+    with pytest.raises(ValueError, match="side_weight=True"):
+        side_weights(RecurrentCoupledNet(2, atoms=4, steps=2, guide_layers=1))
