@@ -104,8 +104,8 @@ def acsc_iteration_gain(acsc, size=(32, 32), iters: int = 100, seed: int = 0) ->
 def side_weights(net) -> dict:
     """The weights a :class:`~mmsr.models.recurrent.RecurrentCoupledNet` built with ``side_weight=True`` learned
     for LeSITA in its HR state, per code map: ``mu`` on ``|u|`` and ``nu`` on ``|u - s|`` (clamped at 0, as the
-    network uses them; NumPy arrays of the shared set -- steps 1..T, or step 1 alone with per-step weights), and
-    the fractions of maps of each kind: ``guide_off`` (``mu > 0``, ``nu`` under a tenth of it: nearly soft
+    network uses them; NumPy arrays of the shared set -- steps 1..T, or step 1 alone with per-step weights), each
+    map's ``kind`` and the fraction of maps of each kind: ``guide_off`` (``mu > 0``, ``nu`` under a tenth of it: nearly soft
     thresholding, the guide switched off), ``guide_only`` (``mu = 0 < nu``: no pull towards 0, only towards the
     guide's code), ``linear`` (both 0: no shrinkage at all) and ``both`` (the rest: LeSITA with two weights)."""
     nu = getattr(net, "nu", None)
@@ -114,8 +114,9 @@ def side_weights(net) -> dict:
                          "side_weight=True)")
     mu_v = net.mu.clamp_min(0).flatten().cpu().numpy().astype(np.float64)
     nu_v = nu.clamp_min(0).flatten().cpu().numpy().astype(np.float64)
-    off = (mu_v > 0) & (nu_v < 0.1 * mu_v)
-    only = (mu_v == 0) & (nu_v > 0)
-    linear = (mu_v == 0) & (nu_v == 0)
-    return {"mu": mu_v, "nu": nu_v, "guide_off": float(off.mean()), "guide_only": float(only.mean()),
-            "linear": float(linear.mean()), "both": float((~(off | only | linear)).mean())}
+    kind = np.full(mu_v.shape, "both", dtype=object)
+    kind[(mu_v > 0) & (nu_v < 0.1 * mu_v)] = "guide_off"
+    kind[(mu_v == 0) & (nu_v > 0)] = "guide_only"
+    kind[(mu_v == 0) & (nu_v == 0)] = "linear"
+    return {"mu": mu_v, "nu": nu_v, "kind": kind,
+            **{k: float(np.mean(kind == k)) for k in ("guide_off", "guide_only", "linear", "both")}}

@@ -108,5 +108,6 @@ def test_side_weights_reads_the_learned_weights_per_map_and_sorts_the_maps_into_
     assert w["nu"].tolist() == pytest.approx([0.0, 0.5, 0.2, 0.01, 0.0])
     # maps 0 and 3: the guide (nearly) off; map 2: mu clamped to 0, only the guide pulls; map 4: no shrinkage
     assert (w["guide_off"], w["guide_only"], w["linear"], w["both"]) == (0.4, 0.2, 0.2, 0.2)
+    assert list(w["kind"]) == ["guide_off", "both", "guide_only", "guide_off", "linear"]
     with pytest.raises(ValueError, match="side_weight=True"):
         side_weights(RecurrentCoupledNet(2, atoms=4, steps=2, guide_layers=1))
