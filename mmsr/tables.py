@@ -10,16 +10,18 @@ import numpy as np
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
-    """A GitHub/MyST markdown table; floats are printed with 2 (PSNR) or 4 (SSIM < 1) decimals."""
+    """A GitHub/MyST markdown table; floats are printed with 2 (PSNR) or 4 (SSIM < 1) decimals. A ``|`` inside a
+    cell (``|u - s|``) is escaped, so that it stays in its cell instead of starting a new column."""
 
     def fmt(v):
         if isinstance(v, float):
             if np.isinf(v):
                 return "inf"
             return f"{v:.4f}" if abs(v) <= 1 else f"{v:.2f}"
-        return str(v)
+        return str(v).replace("|", "\\|")
 
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    lines = ["| " + " | ".join(str(h).replace("|", "\\|") for h in header) + " |",
+             "|" + "|".join(["---"] * len(header)) + "|"]
     lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
     return "\n".join(lines)
 

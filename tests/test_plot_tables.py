@@ -25,6 +25,10 @@ def test_show_images_with_zoom_and_error_maps():
 def test_tables():
     md = markdown_table(["a", "b"], [["x", 1.23456], ["y", 0.5]])
     assert md.splitlines()[2] == "| x | 1.23 |" and md.splitlines()[3] == "| y | 0.5000 |"
+    # a pipe inside a cell (LeSITA's |u - s|) stays in its cell: every row keeps the header's column count
+    md = markdown_table(["what", "n"], [["a weight on |u - s|", 3]])
+    assert md.splitlines()[2] == "| a weight on \\|u - s\\| | 3 |"
+    assert {line.replace("\\|", "").count("|") for line in md.splitlines()} == {3}
     rows = lambda v: [{"image": "i1", "psnr": v, "ssim": 0.9}, {"image": "i2", "psnr": v + 2, "ssim": 0.8}]
     md = method_table({"m": {2: rows(30.0), 4: rows(20.0)}}, metrics=("psnr",))
     assert "| Average | 31.00 | 21.00 |" in md
