@@ -105,9 +105,10 @@ def side_weights(net) -> dict:
     """The weights a :class:`~mmsr.models.recurrent.RecurrentCoupledNet` built with ``side_weight=True`` learned
     for LeSITA in its HR state, per code map: ``mu`` on ``|u|`` and ``nu`` on ``|u - s|`` (clamped at 0, as the
     network uses them; NumPy arrays of the shared set -- steps 1..T, or step 1 alone with per-step weights), each
-    map's ``kind`` and the fraction of maps of each kind: ``guide_off`` (``mu > 0``, ``nu`` under a tenth of it: nearly soft
-    thresholding, the guide switched off), ``guide_only`` (``mu = 0 < nu``: no pull towards 0, only towards the
-    guide's code), ``linear`` (both 0: no shrinkage at all) and ``both`` (the rest: LeSITA with two weights)."""
+    map's ``kind`` and the fraction of maps of each kind: ``guide_off`` (``mu > 0``, ``nu`` under a tenth of it:
+    nearly soft thresholding, the guide switched off), ``guide_only`` (``mu = 0 < nu``: no pull towards 0, only
+    towards the guide's code), ``linear`` (both 0: no shrinkage at all) and ``both`` (the rest: LeSITA with two
+    weights)."""
     nu = getattr(net, "nu", None)
     if nu is None:
         raise ValueError("this network has no weight of its own on LeSITA's side-information term (build it with "

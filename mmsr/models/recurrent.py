@@ -358,7 +358,8 @@ class RecurrentCoupledNet(nn.Module):
                 + ("" if self.shared else ", shared=False")
                 + ("" if self.updown == "learned" else f", updown={self.updown}")
                 + (", side_weight=True" if self.side_weight else "")
-                + ("" if self.skip_kernel == _updown_geometry(self.scale)[0] else f", skip_kernel={self.skip_kernel}"))
+                + ("" if self.skip_kernel == _updown_geometry(self.scale)[0]
+                   else f", skip_kernel={self.skip_kernel}"))
 
 
 class RecurrentCascade(nn.Module):

@@ -140,7 +140,7 @@ def prox_l1l1_bruteforce(v, s, mu, iters: int = 200, nu=None) -> np.ndarray:
     """Minimise ``h(u) = 1/2 (u - v)^2 + mu|u| + nu|u - s|`` (``nu = mu`` unless given) numerically, element by
     element.
 
-    ``h`` is convex, so its minimiser is where the derivative ``h'(u) = u - v + mu sign(u) + mu sign(u - s)``
+    ``h`` is convex, so its minimiser is where the derivative ``h'(u) = u - v + mu sign(u) + nu sign(u - s)``
     changes sign. A dense grid on ``[min(v, 0, s) - 1, max(v, 0, s) + 1]`` brackets that point and bisection on
     ``h'`` narrows the bracket to machine precision (a search on ``h`` itself could not get below ~1e-8, where
     ``h`` is flat to rounding); a kink (``0`` or ``s``) left inside the final bracket is returned exactly. It
