@@ -90,6 +90,10 @@ def read_runs(folder) -> dict:
     return out
 
 
+#: choices of a training run that are arguments of :func:`mmsr.recipes.train_model`, not settings: kept in the
+#: record's ``meta`` only when used (name -> the value a record without it had); a table's check reads them too
+RUN_OPTIONS = {"guide_augment": 0.0}
+
 #: runs of the base setting itself (different seeds): their mean is the zero line, their range the noise
 REPLICATES = ("base", "base_s1", "base_s2")
 
@@ -116,7 +120,8 @@ def ablation_rows(records: dict, variants: Optional[dict] = None, base: Optional
     rows = []
     for name, rec in records.items():
         seed, change, what = variants[name][:3]
-        s = {**rec["meta"]["settings"], "loss": rec["config"].get("loss", "mse"), "ema": rec["config"].get("ema", 0.0)}
+        s = {**rec["meta"]["settings"], "loss": rec["config"].get("loss", "mse"), "ema": rec["config"].get("ema", 0.0),
+             **{k: rec["meta"].get(k, v) for k, v in RUN_OPTIONS.items()}}
         wrong = {k: s.get(k) for k, v in {**base, **change}.items() if k in s and _norm(s[k]) != _norm(v)}
         if wrong or rec["config"]["seed"] != seed:
             raise ValueError(f"the record of {name!r} has other settings than the variant: {wrong or 'seed'}")
@@ -204,7 +209,8 @@ X2_RECIPE = {
 #: the settings every run of :data:`X2_RECIPE` shares, but for its change
 X2_BASE = {"atoms": 32, "rnn_steps": 3, "patches": 20000, "patch_size": 48, "batch_size": 16, "steps": 3000,
            "lr": 1e-3, "milestones": (2000, 2600), "loss": "mse", "updown": "learned", "shared": True,
-           "guide_layers": 3, "ema": 0.0, "guide": "rgb", "side_weight": False, "skip_kernel": None, "kernel": 5}
+           "guide_layers": 3, "ema": 0.0, "guide": "rgb", "side_weight": False, "skip_kernel": None, "kernel": 5,
+           "guide_augment": 0.0}
 X2_REPLICATES = ("recipe", "recipe_s1", "recipe_s2")
 
 

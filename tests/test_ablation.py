@@ -155,7 +155,13 @@ def test_the_x2_recipe_ablation_changes_one_training_choice_and_reads_the_commit
     variant -- an MSE run under "l1" -- is refused."""
     from mmsr.recipes import TRAINING_SETTINGS
 
-    known = set(RECURRENT_SETTINGS["default"]) | set(TRAINING_SETTINGS)
+    import inspect
+
+    from mmsr.recipes import train_model
+
+    params = inspect.signature(train_model).parameters   # a run option is train_model's, with its default
+    assert all(params[k].default == v for k, v in ablation.RUN_OPTIONS.items())
+    known = set(RECURRENT_SETTINGS["default"]) | set(TRAINING_SETTINGS) | set(ablation.RUN_OPTIONS)
     assert set(ablation.X2_BASE) <= known
     for name, (seed, change, what, rel) in ablation.X2_RECIPE.items():
         assert set(change) <= known and all(ablation.X2_BASE[k] != v for k, v in change.items()), name
@@ -174,6 +180,10 @@ def test_the_x2_recipe_ablation_changes_one_training_choice_and_reads_the_commit
     wrong["l1"]["config"]["loss"] = "mse"
     with pytest.raises(ValueError, match="other settings"):
         ablation.ablation_rows(wrong, ablation.X2_RECIPE, ablation.X2_BASE, ablation.X2_REPLICATES)
+    augmented = copy.deepcopy(recs)   # a run trained with guide augmentation is not the recipe
+    augmented["recipe"]["meta"]["guide_augment"] = 0.2
+    with pytest.raises(ValueError, match="guide_augment"):
+        ablation.ablation_rows(augmented, ablation.X2_RECIPE, ablation.X2_BASE, ablation.X2_REPLICATES)
 
 
 @pytest.mark.parametrize("table", ["X4", "X2", "X4_RGB", "X2_SCHEDULE"])

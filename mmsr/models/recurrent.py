@@ -270,10 +270,10 @@ class RecurrentCoupledNet(nn.Module):
     def hr_step(self, h: torch.Tensor, drive: torch.Tensor, z, w=None) -> torch.Tensor:
         """``xi_mu(h - Q * (R * h) + drive; z)`` -- one LMCSC stage (eq. (5) of 000) driven by ``Up(l_t)``; with
         ``z = None`` (``fusion='none'``) soft thresholding ``phi_mu`` instead of LeSITA; ``w`` holds ``Q, R, mu``
-        (default: the shared ones)."""
+        and ``nu`` (``None`` without a side weight; default: the shared ones)."""
         w = self if w is None else w
         back = F.conv2d(conv2d_few_outputs(h, w.R, self.pad), w.Q, padding=self.pad)
-        return self._shrink(h - back + drive, z, w.mu, getattr(w, "nu", None))
+        return self._shrink(h - back + drive, z, w.mu, w.nu)
 
     @staticmethod
     def _shrink(v: torch.Tensor, z, threshold: torch.Tensor, side=None) -> torch.Tensor:
