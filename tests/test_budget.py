@@ -350,13 +350,15 @@ def test_merged_record_draws_a_continuation_with_the_run_behind_it():
 def test_each_nir_seed_group_is_one_recipe_run_with_the_seed_its_name_says():
     # a group mixes no recipes: when the committed weights change recipe (as LMCSC x4 did, to the colour guide with
     # a moving average), the group's folder must follow, or its "seeds" would be two recipes' runs
+    from mmsr.ablation import RUN_OPTIONS
     from mmsr.recipes import TRAINABLE, TRAINING_SETTINGS
 
     ignored = {"seed", "val_every", "ckpt_every", "progress"}
 
     def settings(rec):   # older records lack keys added since: those read as the recipe's defaults
         meta = rec["meta"]
-        return {**TRAINING_SETTINGS, **TRAINABLE[meta["model"]][0][meta["mode"]], **meta["settings"]}
+        return {**TRAINING_SETTINGS, **TRAINABLE[meta["model"]][0][meta["mode"]], **meta["settings"],
+                **{k: meta.get(k, v) for k, v in RUN_OPTIONS.items()}}   # guide augmentation is a recipe too
 
     for s in budget.NIR_SEED_RUNS:
         for group, seeds in budget.nir_seed_runs(s).items():
