@@ -205,6 +205,15 @@ X2_RECIPE = {
     "kernel7": (0, {"kernel": 7}, "7 x 7 filters instead of 5 x 5 everywhere (a wider view per step)",
                 "experiments/recurrent_x2_kernel7/record.json"),
     "kernel7_s1": (1, {"kernel": 7}, "the same with seed 1", "experiments/recurrent_x2_kernel7_seed1/record.json"),
+    # chapter 5's guide augmentation (a run option, not a setting: RUN_OPTIONS), with three seeds from the start: it
+    # asks both whether guides that sometimes mislead make a better x2 network and whether they cure the guide defect
+    "guide_aug02": (0, {"guide_augment": 0.2}, "a fifth of the training guides made to disagree with their targets "
+                    "(inverted, half inverted, gamma, channels shuffled; --guide-augment 0.2)",
+                    "experiments/recurrent_x2_guide_aug02_seed0/record.json"),
+    "guide_aug02_s1": (1, {"guide_augment": 0.2}, "the same with seed 1",
+                       "experiments/recurrent_x2_guide_aug02_seed1/record.json"),
+    "guide_aug02_s2": (2, {"guide_augment": 0.2}, "the same with seed 2",
+                       "experiments/recurrent_x2_guide_aug02_seed2/record.json"),
 }
 #: the settings every run of :data:`X2_RECIPE` shares, but for its change
 X2_BASE = {"atoms": 32, "rnn_steps": 3, "patches": 20000, "patch_size": 48, "batch_size": 16, "steps": 3000,
@@ -405,6 +414,34 @@ def read_variant_runs(variants: dict, weights_dir=None) -> dict:
 def read_x2_runs(weights_dir=None) -> dict:
     """name -> training record of every run of :data:`X2_RECIPE` whose record exists (in its order)."""
     return read_variant_runs(X2_RECIPE, weights_dir)
+
+
+def seed_arm_rows(records: dict, arms: dict, summ: dict, sets: Sequence[str] = ("test", "country-heldout")):
+    """``(header, rows)`` comparing arms of seeds run by seed: per seed its final validation PSNR (from the
+    training ``records``, name -> record, e.g. :func:`read_x2_runs`) and its mean PSNR on each of ``sets`` (from
+    :func:`mmsr.guidance_check.summary` ``summ``; ``-`` where not scored), then per arm a row of means with the
+    sample standard deviation over its seeds. ``arms``: label -> ``[(run name in records, name in summ), ...]``
+    in seed order. A run without a record is refused: an arm must not quietly lose a seed."""
+    import statistics
+
+    missing = [run for pairs in arms.values() for run, _ in pairs if run not in records]
+    if missing:
+        raise ValueError(f"no training record for {missing}")
+    header = ["arm", "seed", "validation", *sets]
+    rows = []
+    for label, pairs in arms.items():
+        cols = {"validation": [records[run]["final_validation"]["val_psnr"] for run, _ in pairs]}
+        cols.update({st: [summ.get(name, {}).get(st, {}).get("mean") for _, name in pairs] for st in sets})
+        for k, (run, _) in enumerate(pairs):
+            rows.append([label, records[run]["config"]["seed"],
+                         *("-" if cols[c][k] is None else f"{cols[c][k]:.2f}" for c in header[2:])])
+
+        def spread(v):
+            if any(x is None for x in v):
+                return "-"
+            return f"{statistics.mean(v):.2f}" + (f" +- {statistics.stdev(v):.2f}" if len(v) > 1 else "")
+        rows.append([f"**{label}: mean**", f"{len(pairs)} seeds", *(spread(cols[c]) for c in header[2:])])
+    return header, rows
 
 
 #: chapter 7's question "x8 in one step or three x2 steps", on CAVE x8 (validation scenes only): the committed

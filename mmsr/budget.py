@@ -181,7 +181,9 @@ NIR_SEED_RUNS = {
         # the size sweep's leader (chapter 5, section 5.8) at the budget of the 3,300 steps: 32 maps, 32-pixel patches;
         # committed since 2026-12-07: its seed 0 (the best validation of the three)
         "LMCSC, 32 maps, 32-px patches": ("lmcsc 32 maps 32px", "lmcsc_x2_maps32_patch32_14533steps", "lmcsc_x2"),
-        "recurrent": ("recurrent", "recurrent_x2", "recurrent_x2")},
+        "recurrent": ("recurrent", "recurrent_x2", "recurrent_x2"),
+        # the recipe with a fifth of its training guides made to disagree (chapter 7, section 7.8)
+        "recurrent, guide augmentation 0.2": ("recurrent + guide augmentation 0.2", "recurrent_x2_guide_aug02", None)},
     4: {"SRCNN": ("srcnn", "srcnn_x4", "srcnn_x4"), "CoISTA": ("coista", "coista_x4", "coista_x4"),
         "CoISTA, 2,100 steps": ("coista 2100 steps", "coista_x4_2100steps", None),
         "DJF, 1,500 steps": ("djf", "djf_x4", "djf_x4"),
@@ -200,7 +202,8 @@ NIR_COLORS = {"SRCNN": "C0", "CoISTA": "C1", "CoISTA, 2,100 steps": "C8", "CoIST
               "DJF, lr 2e-4, 4,800 steps": "C3", "DJF, 4,500 steps": "C3", "LMCSC, 3,300 steps": "C4",
               "LMCSC": "C4", "LMCSC, 4,000 steps": "C5", "LMCSC, luminance guide": "C5", "DJF, 6,500 steps": "C9",
               "DJF, 6,500 steps from scratch": "C7", "LMCSC, colour guide": "k", "DJF, lr 2e-4, 6,200 steps": "C7",
-              "recurrent": "C6", "LMCSC, 32 maps, 32-px patches": "k"}
+              "recurrent": "C6", "LMCSC, 32 maps, 32-px patches": "k",
+              "recurrent, guide augmentation 0.2": "teal"}
 
 
 def nir_seed_runs(scale: int, weights_dir: Optional[Path] = None) -> dict:

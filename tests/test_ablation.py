@@ -186,6 +186,25 @@ def test_the_x2_recipe_ablation_changes_one_training_choice_and_reads_the_commit
         ablation.ablation_rows(augmented, ablation.X2_RECIPE, ablation.X2_BASE, ablation.X2_REPLICATES)
 
 
+def test_seed_arms_are_compared_seed_by_seed_with_means_and_spread_and_a_missing_seed_is_refused():
+    def rec(seed, val):
+        return {"config": {"seed": seed}, "final_validation": {"val_psnr": val}}
+
+    records = {"a0": rec(0, 39.0), "a1": rec(1, 39.2), "b0": rec(0, 40.0), "b1": rec(1, 39.6)}
+    summ = {"A": {"test": {"mean": 30.0}}, "A seed 1": {"test": {"mean": 31.0}},
+            "B": {"test": {"mean": 32.0}, "country-heldout": {"mean": 28.0}},
+            "B seed 1": {"test": {"mean": 33.0}, "country-heldout": {"mean": 27.0}}}
+    arms = {"plain": [("a0", "A"), ("a1", "A seed 1")], "changed": [("b0", "B"), ("b1", "B seed 1")]}
+    header, rows = ablation.seed_arm_rows(records, arms, summ)
+    assert header == ["arm", "seed", "validation", "test", "country-heldout"]
+    assert rows[0] == ["plain", 0, "39.00", "30.00", "-"]
+    assert rows[2] == ["**plain: mean**", "2 seeds", "39.10 +- 0.14", "30.50 +- 0.71", "-"]   # unscored: no mean
+    assert rows[4] == ["changed", 1, "39.60", "33.00", "27.00"]
+    assert rows[5][2:] == ["39.80 +- 0.28", "32.50 +- 0.71", "27.50 +- 0.71"]
+    with pytest.raises(ValueError, match="no training record for \\['c2'\\]"):
+        ablation.seed_arm_rows(records, {**arms, "other": [("c2", "C")]}, summ)
+
+
 @pytest.mark.parametrize("table", ["X4", "X2", "X4_RGB", "X2_SCHEDULE"])
 def test_the_lmcsc_ablation_changes_one_choice_and_reads_the_committed_records(table):
     """Chapter 5's LMCSC runs at x4 and x2 (at x4 also on the colour recipe, at x2 also with the schedule fitted to

@@ -163,10 +163,10 @@ def test_nir_seed_runs_name_existing_records_and_the_panels_draw_them(tmp_path):
     assert matplotlib.colors.same_color(land_ax.collections[1].get_facecolor()[0], budget.NIR_COLORS["LMCSC"])
     for s, groups in budget.NIR_SEED_RUNS.items():   # one figure's groups never share a colour
         assert len({budget.NIR_COLORS[g] for g in groups}) == len(groups), s
-    # eleven groups (x2): the legend takes three columns, and every group is in it
+    # twelve groups (x2): the legend takes three columns, and every group is in it
     many = [{**rows[1], "group": g, "name": g} for g in budget.NIR_SEED_RUNS[2]]
     fig = plot.equal_cost_panels(many, 2, budget.NIR_COLORS)
-    assert len(fig.legends[0].get_texts()) == len(budget.NIR_SEED_RUNS[2]) == 11 and fig.legends[0]._ncols == 3
+    assert len(fig.legends[0].get_texts()) == len(budget.NIR_SEED_RUNS[2]) == 12 and fig.legends[0]._ncols == 3
     matplotlib.pyplot.close("all")
 
 
