@@ -214,6 +214,13 @@ X2_RECIPE = {
                        "experiments/recurrent_x2_guide_aug02_seed1/record.json"),
     "guide_aug02_s2": (2, {"guide_augment": 0.2}, "the same with seed 2",
                        "experiments/recurrent_x2_guide_aug02_seed2/record.json"),
+    # the two together: the side weight can switch the guide off per map, and guide augmentation shows it guides
+    # that mislead, which the side weight alone never saw (seeds 0 and 1 side by side)
+    "side_weight+guide_aug02": (0, {"side_weight": True, "guide_augment": 0.2}, "LeSITA's own weight on the guide's "
+                                "term, trained with guide augmentation 0.2 (so that a switch has guides to switch off)",
+                                "experiments/recurrent_x2_side_weight_guide_aug02_seed0/record.json"),
+    "side_weight+guide_aug02_s1": (1, {"side_weight": True, "guide_augment": 0.2}, "the same with seed 1",
+                                   "experiments/recurrent_x2_side_weight_guide_aug02_seed1/record.json"),
 }
 #: the settings every run of :data:`X2_RECIPE` shares, but for its change
 X2_BASE = {"atoms": 32, "rnn_steps": 3, "patches": 20000, "patch_size": 48, "batch_size": 16, "steps": 3000,
