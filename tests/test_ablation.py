@@ -151,8 +151,8 @@ def test_committed_x8_forms_differ_only_in_the_form_and_load_as_what_they_are():
 
 def test_the_x2_recipe_ablation_changes_one_training_choice_and_reads_the_committed_records():
     """Chapter 7's x2 ablation: each run differs from the committed x2 recipe in one setting (the loss counts),
-    in two that each also ran alone, or only in its seed; the committed records present pass the table's check, and a run filed under the wrong
-    variant -- an MSE run under "l1" -- is refused."""
+    in two that each also ran alone, or only in its seed; the committed records present pass the table's check,
+    and a run filed under the wrong variant -- an MSE run under "l1" -- is refused."""
     from mmsr.recipes import TRAINING_SETTINGS
 
     import inspect
