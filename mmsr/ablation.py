@@ -429,8 +429,6 @@ def seed_arm_rows(records: dict, arms: dict, summ: dict, sets: Sequence[str] = (
     :func:`mmsr.guidance_check.summary` ``summ``; ``-`` where not scored), then per arm a row of means with the
     sample standard deviation over its seeds. ``arms``: label -> ``[(run name in records, name in summ), ...]``
     in seed order. A run without a record is refused: an arm must not quietly lose a seed."""
-    import statistics
-
     missing = [run for pairs in arms.values() for run, _ in pairs if run not in records]
     if missing:
         raise ValueError(f"no training record for {missing}")
@@ -442,13 +440,17 @@ def seed_arm_rows(records: dict, arms: dict, summ: dict, sets: Sequence[str] = (
         for k, (run, _) in enumerate(pairs):
             rows.append([label, records[run]["config"]["seed"],
                          *("-" if cols[c][k] is None else f"{cols[c][k]:.2f}" for c in header[2:])])
-
-        def spread(v):
-            if any(x is None for x in v):
-                return "-"
-            return f"{statistics.mean(v):.2f}" + (f" +- {statistics.stdev(v):.2f}" if len(v) > 1 else "")
-        rows.append([f"**{label}: mean**", f"{len(pairs)} seeds", *(spread(cols[c]) for c in header[2:])])
+        rows.append([f"**{label}: mean**", f"{len(pairs)} seeds", *(_mean_text(cols[c]) for c in header[2:])])
     return header, rows
+
+
+def _mean_text(values: Sequence[Optional[float]]) -> str:
+    """``"mean +- sample std"`` of ``values`` (the mean alone for one value); ``-`` if any is missing."""
+    import statistics
+
+    if any(v is None for v in values):
+        return "-"
+    return f"{statistics.mean(values):.2f}" + (f" +- {statistics.stdev(values):.2f}" if len(values) > 1 else "")
 
 
 #: chapter 7's question "x8 in one step or three x2 steps", on CAVE x8 (validation scenes only): the committed
