@@ -13,6 +13,10 @@ The hand-made gate of :mod:`mmsr.models.gated` (chosen on the validation images 
 * never a test or held-out landscape image. The held-out half and the test images are scored afterwards by
   ``python -m mmsr.guidance_check --scale S --only-runs --run NAME+learned-gate=DIR``.
 
+``--guided DIR`` freezes a training run of the guided model instead of its committed weights (a candidate of an
+ablation, e.g. ``mmsr/weights/experiments/recurrent_x2_...``): the record keeps the folder and the digest of its
+weights, and :func:`load_run` refuses the gate if those weights have changed since.
+
 The run folder is a normal :class:`~mmsr.training.Trainer` folder (resumable checkpoints, ``record.json`` with
 commit, seed, settings, wall time and the digests of the two frozen models, ``weights.safetensors`` with the head
 only); :func:`load_run` rebuilds the whole gated model from it. This is our construction, not one of the papers'.
@@ -151,10 +155,29 @@ def validation(pairs, guided, single, guide_mode: str, scale: int):
     return validate
 
 
+def guided_run_method(run_dir, name: str, scale: int) -> tuple:
+    """``(model, guide_mode, source)`` of a training run folder of the guided model ``name`` at ``scale``; the
+    source is the folder and the first digits of its weights' digest (so that a gate notices replaced weights).
+    A folder of another model or scale, or without a record, is refused with a one-line error."""
+    from .guidance_check import run_method
+    from .storage import read_weights, tensors_digest
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "record.json").is_file() or not (run_dir / "weights.safetensors").is_file():
+        raise FileNotFoundError(f"{run_dir}: not a finished training run (needs record.json and weights.safetensors)")
+    meta = json.loads((run_dir / "record.json").read_text()).get("meta", {})
+    if (meta.get("model"), meta.get("scale")) != (name, scale):
+        raise ValueError(f"{run_dir} holds {meta.get('model')!r} at x{meta.get('scale')}, not {name!r} at x{scale}")
+    model, gmode, _ = run_method(run_dir)
+    digest = tensors_digest(read_weights(run_dir / "weights.safetensors")[0])[:10]
+    return model, gmode, f"{run_dir.as_posix()}@{digest}"
+
+
 def train_gate(name: str, scale: int, root=None, out=None, seed: int = 0, settings: Optional[GateSettings] = None,
-               config: Optional[TrainConfig] = None, device=None, train_pairs=None, val_pairs=None):
-    """Train a :class:`~mmsr.models.gated.GateHead` for the committed guided model ``name`` (module docstring).
-    ``train_pairs`` / ``val_pairs`` replace the EPFL splits (tests). Returns the Trainer's result."""
+               config: Optional[TrainConfig] = None, device=None, train_pairs=None, val_pairs=None, guided_run=None):
+    """Train a :class:`~mmsr.models.gated.GateHead` for the committed guided model ``name`` (module docstring),
+    or for the training run ``guided_run`` of it. ``train_pairs`` / ``val_pairs`` replace the EPFL splits (tests).
+    Returns the Trainer's result."""
     from .guidance_check import committed_methods
 
     if name not in GUIDED:
@@ -165,6 +188,8 @@ def train_gate(name: str, scale: int, root=None, out=None, seed: int = 0, settin
     if s.crop % scale:
         raise ValueError(f"crop {s.crop} must be a multiple of the scale {scale}")
     methods = committed_methods(scale)
+    if guided_run is not None:
+        methods[name] = guided_run_method(guided_run, name, scale)
     if name not in methods or "srcnn" not in methods:
         raise FileNotFoundError(f"no committed x{scale} weights for {name!r} or SRCNN (mmsr/weights/)")
     (guided, gmode, gsource), (single, _, ssource) = methods[name], methods["srcnn"]
@@ -178,6 +203,7 @@ def train_gate(name: str, scale: int, root=None, out=None, seed: int = 0, settin
     head = GateHead(scale, s.width, s.consistency)
     meta = {"model": "learned_gate", "guided": name, "scale": scale, "settings": asdict(s),
             "guided_source": gsource, "single_source": ssource, "guide_mode": gmode,
+            "guided_run": None if guided_run is None else Path(guided_run).as_posix(),
             "train_split": split,
             "train_images": [p.name for p in train_pairs], "val_split": VAL_SPLIT if val_pairs_given is None else "pairs given by the caller",
             "val_images": [p.name for p in val_pairs],
@@ -201,10 +227,12 @@ def load_run(run_dir) -> tuple:
         raise ValueError(f"{run_dir} is not a learned-gate run (model {meta.get('model')!r})")
     scale = meta["scale"]
     methods = committed_methods(scale)
+    if meta.get("guided_run"):
+        methods[meta["guided"]] = guided_run_method(meta["guided_run"], meta["guided"], scale)
     (guided, gmode, gsource), (single, _, ssource) = methods[meta["guided"]], methods["srcnn"]
     if (gsource, ssource) != (meta["guided_source"], meta["single_source"]):
         raise ValueError(f"{run_dir} was trained on {meta['guided_source']} and {meta['single_source']}; "
-                         f"committed now: {gsource} and {ssource}")
+                         f"they are now: {gsource} and {ssource}")
     wrapper = _CentreLoss(GateHead(scale, meta["settings"]["width"], meta["settings"].get("consistency", False)), 0)
     load_weights(wrapper, run_dir / "weights.safetensors")
     return LearnedGateSR(guided, single, wrapper.head), gmode, str(run_dir)
@@ -242,11 +270,13 @@ def main(argv=None) -> int:
     ap.add_argument("--consistency", action="store_true",
                     help="also give the head each estimate's back-projection error (how far it departs from the "
                          "LR target once downscaled)")
+    ap.add_argument("--guided", type=Path, default=None, metavar="DIR",
+                    help="a training run folder of the guided model to freeze instead of its committed weights")
     a = ap.parse_args(argv)
     cfg = TrainConfig(steps=a.steps, batch_size=8, lr=1e-3, lr_milestones=(int(a.steps * 0.75),), val_every=250,
                       ckpt_every=250, seed=a.seed, progress=False, loss=a.loss)
     res = train_gate(a.model, a.scale, a.root, a.out, a.seed, settings=GateSettings(consistency=a.consistency),
-                     config=cfg)
+                     config=cfg, guided_run=a.guided)
     print(json.dumps({"final_validation": res.record.get("final_validation"),
                       "train_seconds": res.record.get("train_seconds")}))
     return 0

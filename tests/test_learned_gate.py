@@ -134,7 +134,7 @@ def test_load_run_refuses_a_gate_whose_frozen_models_changed(tmp_path, monkeypat
 
     monkeypatch.setattr(gc, "committed_methods", lambda scale: {
         "lmcsc": (GuideCopy(), "gray", "guided@NEW"), "srcnn": (Bicubic(scale), "gray", "single@def")})
-    with pytest.raises(ValueError, match="committed now"):
+    with pytest.raises(ValueError, match="they are now"):
         load_run(tmp_path / "run")
 
 
@@ -255,3 +255,50 @@ def test_a_consistency_head_sees_the_estimates_errors_and_its_run_rebuilds(tmp_p
     assert model.head.consistency
     saved = read_weights(tmp_path / "run" / "weights.safetensors")[0]
     assert all(torch.equal(saved["head." + k], v) for k, v in model.head.state_dict().items())
+
+
+def _recurrent_run(folder, scale=2, seed=0):
+    """A finished run folder of a small recurrent network, written as the Trainer writes one."""
+    from mmsr.recipes import RECURRENT_SETTINGS, TRAINABLE
+    from mmsr.storage import save_weights
+    from mmsr.training import model_signature
+
+    settings = dict(RECURRENT_SETTINGS["smoke"])
+    torch.manual_seed(seed)
+    model = TRAINABLE["recurrent"][1](scale, settings)
+    folder.mkdir(parents=True)
+    save_weights(folder / "weights.safetensors", model.state_dict(), model_signature(model))
+    (folder / "record.json").write_text(json.dumps({"meta": {"model": "recurrent", "scale": scale,
+                                                               "settings": settings}}))
+    return folder
+
+
+def test_a_gate_on_a_training_run_records_its_digest_and_refuses_it_once_replaced(tmp_path, monkeypatch):
+    """``guided_run``: the gate freezes a run folder's network instead of the committed one; the record keeps the
+    folder with its weights' digest, load_run rebuilds that network, and refuses the gate once the weights in the
+    folder are replaced. A folder of another model or scale is refused before any work."""
+    from mmsr.storage import read_weights, save_weights
+
+    _stand_ins(monkeypatch)
+    run = _recurrent_run(tmp_path / "candidate")
+    cfg = TrainConfig(steps=3, batch_size=6, seed=0, progress=False)
+    rgb = [GuidedPair(p.name, p.target, np.repeat(p.guide[..., None], 3, -1)) for p in _pairs(3)]
+    train_gate("recurrent", 2, out=tmp_path / "gate", settings=SMALL, config=cfg, train_pairs=rgb[:2],
+               val_pairs=rgb[2:], guided_run=run)
+    meta = json.loads((tmp_path / "gate" / "record.json").read_text())["meta"]
+    assert meta["guided_run"] == run.as_posix() and meta["guided_source"].startswith(run.as_posix() + "@")
+    model, mode, _ = load_run(tmp_path / "gate")
+    assert mode == "rgb" and type(model.guided).__name__ == "RecurrentCoupledNet"
+    state, signature = read_weights(run / "weights.safetensors")
+    assert all(torch.equal(model.guided.state_dict()[k], v) for k, v in state.items())
+    save_weights(run / "weights.safetensors", {k: v + 1e-3 for k, v in state.items()}, signature)
+    with pytest.raises(ValueError, match="they are now"):
+        load_run(tmp_path / "gate")
+    other = _recurrent_run(tmp_path / "x4", scale=4)
+    with pytest.raises(ValueError, match="not 'recurrent' at x2"):
+        train_gate("recurrent", 2, out=tmp_path / "g2", settings=SMALL, config=cfg, train_pairs=rgb[:2],
+                   val_pairs=rgb[2:], guided_run=other)
+    with pytest.raises(FileNotFoundError, match="not a finished training run"):
+        train_gate("recurrent", 2, out=tmp_path / "g3", settings=SMALL, config=cfg, train_pairs=rgb[:2],
+                   val_pairs=rgb[2:], guided_run=tmp_path / "nothing")
+    assert not (tmp_path / "g2").exists() and not (tmp_path / "g3").exists()
