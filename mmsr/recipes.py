@@ -454,7 +454,7 @@ def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, d
 
 #: training split -> the validation split that goes with it (landscape training images bring landscape
 #: validation images, so that a choice made on validation sees both kinds of scene)
-VALIDATION_SPLITS = {"train-minus-val": "val", "train": "val", "train+country": "val+country"}
+VALIDATION_SPLITS = {"train-minus-val": "val", "train": "val", "train-half": "val", "train+country": "val+country"}
 
 
 def validation_split(train_split: str) -> str:

@@ -52,9 +52,10 @@ def main(argv=None) -> int:
                     help="share of training patches whose guide is made to disagree with the target (inverted, "
                          "half-inverted, gamma, channels permuted) so the model learns when not to trust it")
     ap.add_argument("--train-split", choices=sorted(VALIDATION_SPLITS), default="train-minus-val",
-                    help="training images: 'train-minus-val' (urban EPFL, the papers' kind of scene) or "
-                         "'train+country' (plus 20 fixed landscapes; validation then adds 6 more; the other "
-                         "landscapes stay held out)")
+                    help="training images: 'train-minus-val' (urban EPFL, the papers' kind of scene), "
+                         "'train-half' (every other one of those), 'train' (those and the validation images: "
+                         "validation is then on trained images) or 'train+country' (plus 20 fixed landscapes; "
+                         "validation then adds 6 more; the other landscapes stay held out)")
     ap.add_argument("--landscape-share", type=float, default=None, metavar="Q",
                     help="with --train-split train+country: the share of training patches drawn from the landscapes "
                          "(default: in proportion to image area, about 0.56)")

@@ -84,6 +84,8 @@ def test_epfl_splits_on_shared_layout(shared_data):
     val = load_epfl_nir("val", shared_data)
     rest = load_epfl_nir("train-minus-val", shared_data)
     assert {p.name for p in val}.isdisjoint({p.name for p in rest}) and len(val) + len(rest) == len(train)
+    half = load_epfl_nir("train-half", shared_data)   # the data-quantity question: half, validation still held out
+    assert [p.name for p in half] == [p.name for p in rest][::2] and len(half) == 9
     test_prints = {p.fingerprint() for p in test}
     for split in ("train", "val", "train-minus-val"):
         assert not test_prints & {p.fingerprint() for p in load_epfl_nir(split, shared_data)}

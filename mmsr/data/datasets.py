@@ -42,8 +42,8 @@ EPFL_NIR_TEST = (
 )
 #: Categories a publisher-layout training split draws from (same scene types as the test images).
 EPFL_NIR_TRAIN_CATEGORIES = ("urban", "oldbuilding", "street")
-EPFL_NIR_SPLITS = ("test", "train", "val", "train-minus-val", "country", "country-train", "country-val",
-                   "country-heldout", "train+country", "val+country")
+EPFL_NIR_SPLITS = ("test", "train", "val", "train-minus-val", "train-half", "country", "country-train",
+                   "country-val", "country-heldout", "train+country", "val+country")
 #: The fixed split of the ``country`` landscapes (issue #11: a model may train on at most half of them). Ids
 #: 0002-0048 in steps of 2, less the multiples of 10: trained on (20 images); 0000, 0010, ..., 0050: validation
 #: (6); every other id -- the odd ones and any id not listed here -- is held out and never trained or tuned on
@@ -132,6 +132,8 @@ def load_epfl_nir(split: str = "test", root=None) -> list[GuidedPair]:
     (the "country" category: landscapes, for checking generalisation), and its fixed parts ``country-train``,
     ``country-val`` and ``country-heldout`` (:data:`EPFL_COUNTRY_TRAIN_IDS`; :func:`country_part`), and the
     mixed splits ``train+country`` (``train-minus-val`` + ``country-train``) and ``val+country``.
+    ``train-half``: every other image of ``train-minus-val`` (the 1st, 3rd, ...; 9 of 17), for asking how much
+    the number of training pairs matters with the validation images still held out.
     Any training-type split is filtered against the test images by content, so a test image can never enter it.
     """
     if split not in EPFL_NIR_SPLITS:
@@ -149,6 +151,8 @@ def load_epfl_nir(split: str = "test", root=None) -> list[GuidedPair]:
         return load_epfl_nir("train-minus-val", r) + load_epfl_nir("country-train", r)
     if split == "val+country":
         return load_epfl_nir("val", r) + load_epfl_nir("country-val", r)
+    if split == "train-half":
+        return load_epfl_nir("train-minus-val", r)[::2]
     kind, base = _epfl_layout(r)
     if split == "test":
         if kind == "cdlsr":
@@ -424,6 +428,8 @@ def nir_pairs(split: str = "test", root=None) -> tuple[list[GuidedPair], str]:
     if r is None:
         # no landscapes in the embedded default: the mixed splits fall back to their urban part
         split = {"train+country": "train-minus-val", "val+country": "val"}.get(split, split)
+        if split == "train-half":
+            return nir_pairs("train-minus-val")[0][::2], "embedded"
         emb_split = "train" if split in ("train", "train-minus-val") else "test" if split == "test" else None
         if emb_split is None:
             # a validation split carved from the embedded training photos: the last one
