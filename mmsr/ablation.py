@@ -92,7 +92,7 @@ def read_runs(folder) -> dict:
 
 #: choices of a training run that are arguments of :func:`mmsr.recipes.train_model`, not settings: kept in the
 #: record's ``meta`` only when used (name -> the value a record without it had); a table's check reads them too
-RUN_OPTIONS = {"guide_augment": 0.0}
+RUN_OPTIONS = {"guide_augment": 0.0, "train_split": "train-minus-val"}
 
 #: runs of the base setting itself (different seeds): their mean is the zero line, their range the noise
 REPLICATES = ("base", "base_s1", "base_s2")
@@ -221,12 +221,30 @@ X2_RECIPE = {
                                 "experiments/recurrent_x2_side_weight_guide_aug02_seed0/record.json"),
     "side_weight+guide_aug02_s1": (1, {"side_weight": True, "guide_augment": 0.2}, "the same with seed 1",
                                    "experiments/recurrent_x2_side_weight_guide_aug02_seed1/record.json"),
+    # two training choices never moved at x2: the patch set (20,000 drawn once, each visited 2.4 times) and the
+    # learning rate upwards (half of it ended lower); then the number of training pairs, halved (the validation
+    # images still held out; the other half of that question, all 20 images, cannot be validated: X2_DATA)
+    "patches48k": (0, {"patches": 48000}, "48,000 patches instead of 20,000: every training example a new draw "
+                   "(3,000 steps of 16)", "experiments/recurrent_x2_patches48000_seed0/record.json"),
+    "patches48k_s1": (1, {"patches": 48000}, "the same with seed 1",
+                      "experiments/recurrent_x2_patches48000_seed1/record.json"),
+    "lr2e-3": (0, {"lr": 2e-3}, "learning rate 2e-3 instead of 1e-3", "experiments/recurrent_x2_lr2e-3/record.json"),
+    "train_half": (0, {"train_split": "train-half"}, "half the training images (9 of 17, every other one; "
+                   "--train-split train-half)", "experiments/recurrent_x2_train_half_seed0/record.json"),
+}
+#: the x2 recipe trained on all 20 training images (``--train-split train``: the validation images too, so its
+#: validation score validates nothing and it is no candidate): the far end of the question "does the number of
+#: training pairs limit the network?", whose near end, half the images, is :data:`X2_RECIPE`'s ``train_half``.
+#: Scored on the test images and the held-out landscapes as a measurement, never promoted.
+X2_DATA = {
+    "train_all": (0, {"train_split": "train"}, "all 20 training images, the 3 validation images among them",
+                  "experiments/recurrent_x2_train_all_seed0/record.json"),
 }
 #: the settings every run of :data:`X2_RECIPE` shares, but for its change
 X2_BASE = {"atoms": 32, "rnn_steps": 3, "patches": 20000, "patch_size": 48, "batch_size": 16, "steps": 3000,
            "lr": 1e-3, "milestones": (2000, 2600), "loss": "mse", "updown": "learned", "shared": True,
            "guide_layers": 3, "ema": 0.0, "guide": "rgb", "side_weight": False, "skip_kernel": None, "kernel": 5,
-           "guide_augment": 0.0}
+           "guide_augment": 0.0, "train_split": "train-minus-val"}
 X2_REPLICATES = ("recipe", "recipe_s1", "recipe_s2")
 
 
@@ -428,20 +446,28 @@ def seed_arm_rows(records: dict, arms: dict, summ: dict, sets: Sequence[str] = (
     training ``records``, name -> record, e.g. :func:`read_x2_runs`) and its mean PSNR on each of ``sets`` (from
     :func:`mmsr.guidance_check.summary` ``summ``; ``-`` where not scored), then per arm a row of means with the
     sample standard deviation over its seeds. ``arms``: label -> ``[(run name in records, name in summ), ...]``
-    in seed order. A run without a record is refused: an arm must not quietly lose a seed."""
+    in seed order. A run without a record is refused: an arm must not quietly lose a seed. A run that trained on
+    its own validation images (``--train-split train``) shows ``-`` there: that number validates nothing."""
     missing = [run for pairs in arms.values() for run, _ in pairs if run not in records]
     if missing:
         raise ValueError(f"no training record for {missing}")
     header = ["arm", "seed", "validation", *sets]
     rows = []
     for label, pairs in arms.items():
-        cols = {"validation": [records[run]["final_validation"]["val_psnr"] for run, _ in pairs]}
+        cols = {"validation": [None if _validated_on_training_images(records[run])
+                               else records[run]["final_validation"]["val_psnr"] for run, _ in pairs]}
         cols.update({st: [summ.get(name, {}).get(st, {}).get("mean") for _, name in pairs] for st in sets})
         for k, (run, _) in enumerate(pairs):
             rows.append([label, records[run]["config"]["seed"],
                          *("-" if cols[c][k] is None else f"{cols[c][k]:.2f}" for c in header[2:])])
-        rows.append([f"**{label}: mean**", f"{len(pairs)} seeds", *(_mean_text(cols[c]) for c in header[2:])])
+        rows.append([f"**{label}: mean**", f"{len(pairs)} seed{'s' * (len(pairs) > 1)}",
+                     *(_mean_text(cols[c]) for c in header[2:])])
     return header, rows
+
+
+def _validated_on_training_images(record: dict) -> bool:
+    meta = record.get("meta", {})
+    return bool(set(meta.get("val_images", ())) & set(meta.get("train_images", ())))
 
 
 def _mean_text(values: Sequence[Optional[float]]) -> str:

@@ -190,6 +190,18 @@ def test_the_x2_recipe_ablation_changes_one_training_choice_and_reads_the_commit
     augmented["recipe"]["meta"]["guide_augment"] = 0.2
     with pytest.raises(ValueError, match="guide_augment"):
         ablation.ablation_rows(augmented, ablation.X2_RECIPE, ablation.X2_BASE, ablation.X2_REPLICATES)
+    # the refit on all 20 training images: the recipe but for its split, trained on the validation images and on no
+    # test image (so the chapter shows no validation score for it)
+    from mmsr.data.datasets import EPFL_NIR_TEST
+
+    data = ablation.read_variant_runs(ablation.X2_DATA)
+    assert set(data) == set(ablation.X2_DATA)
+    ablation.ablation_rows(data, ablation.X2_DATA, ablation.X2_BASE, ())
+    meta = data["train_all"]["meta"]
+    assert set(meta["val_images"]) < set(meta["train_images"]) and len(meta["train_images"]) == 20
+    assert not set(meta["train_images"]) & set(EPFL_NIR_TEST)
+    half = recs["train_half"]["meta"]
+    assert len(half["train_images"]) == 9 and not set(half["val_images"]) & set(half["train_images"])
 
 
 def test_seed_arms_are_compared_seed_by_seed_with_means_and_spread_and_a_missing_seed_is_refused():
@@ -209,6 +221,10 @@ def test_seed_arms_are_compared_seed_by_seed_with_means_and_spread_and_a_missing
     assert rows[5][2:] == ["39.80 +- 0.28", "32.50 +- 0.71", "27.50 +- 0.71"]
     with pytest.raises(ValueError, match="no training record for \\['c2'\\]"):
         ablation.seed_arm_rows(records, {**arms, "other": [("c2", "C")]}, summ)
+    # a run that trained on its validation images shows no validation number, nor a mean over it
+    records["c0"] = {**rec(0, 41.0), "meta": {"train_images": ["x", "v"], "val_images": ["v"]}}
+    _, rows = ablation.seed_arm_rows(records, {"all": [("c0", "A")]}, summ)
+    assert rows == [["all", 0, "-", "30.00", "-"], ["**all: mean**", "1 seed", "-", "30.00", "-"]]
 
 
 @pytest.mark.parametrize("table", ["X4", "X2", "X4_RGB", "X2_SCHEDULE"])
