@@ -13,7 +13,7 @@ from typing import Optional
 from .checks import check_scale
 from .data.datasets import cave_pairs, depth_pairs, nir_pairs
 from .data.thermal import vt_pairs
-from .data.patches import PatchSampler
+from .data.patches import PatchSampler, check_rescale
 from .evaluate import evaluate, mean_row
 from .models import DJF, GuidedFilterUpsampler, SRCNN
 from .runtime import get_mode, seed_everything
@@ -338,7 +338,7 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
                 device=None, init_from_pretrained: bool = False, progress: bool = True,
                 train_split: str = "train-minus-val", time_budget: Optional[float] = None,
                 degradation: str = "bicubic", guide_augment: float = 0.0, landscape_share: Optional[float] = None,
-                init_from=None, **overrides) -> TrainResult:
+                init_from=None, rescale=(), **overrides) -> TrainResult:
     """Train model ``name`` on its training data (see :data:`TRAINABLE`; the embedded default without a data
     root) with the settings of ``mode``.
 
@@ -349,7 +349,9 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     the run's record). ``guide_augment``: the share of training patches whose guide is made to disagree with the
     target (:func:`mmsr.data.patches.disagreeing_guide`; 0 = none; recorded). ``landscape_share``: with
     ``train_split="train+country"``, the share of training patches drawn from the landscapes (default: in
-    proportion to image area; recorded when set). ``init_from``: a weights file of the same architecture to start
+    proportion to image area; recorded when set). ``rescale``: factors in (0, 1) at which every training pair is
+    also shrunk and added as a pair (scale augmentation, :class:`~mmsr.data.patches.PatchSampler`; validation
+    images are never shrunk; recorded when set). ``init_from``: a weights file of the same architecture to start
     from, possibly written at another scale (checked before any data is loaded; recorded with its digest; tensors
     whose shape depends on the scale keep their initialisation and are listed in the record). ``time_budget`` (seconds): stop
     with a checkpoint before it runs out; the same call resumes (:meth:`~mmsr.training.Trainer.fit`). A busy,
@@ -366,6 +368,7 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
                          f"{landscape_share} with {train_split!r}")
     if not 0.0 <= float(guide_augment) <= 1.0:
         raise ValueError(f"guide_augment is a probability in [0, 1], got {guide_augment}")
+    rescale = check_rescale(rescale)
     settings, build, guide_mode, data = TRAINABLE[name]
     scale = check_scale(scale)
     mode = get_mode(mode)
@@ -403,7 +406,7 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
     try:
         return _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, device,
                       init_from_pretrained, progress, train_split, deadline, degradation, guide_augment,
-                      landscape_share, start)
+                      landscape_share, start, rescale)
     finally:
         if lock is not None:
             lock.release()
@@ -411,14 +414,14 @@ def train_model(name: str, scale: int, mode: Optional[str] = None, root=None, ou
 
 def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, device, init_from_pretrained,
            progress, train_split, deadline, degradation="bicubic", guide_augment=0.0,
-           landscape_share=None, start=None) -> TrainResult:
+           landscape_share=None, start=None, rescale=()) -> TrainResult:
     train, source = TRAINING_DATA[data](train_split, root)
     val, _ = TRAINING_DATA[data](validation_split(train_split), root)
     # the embedded default has no landscapes: there the share cannot apply (smoke runs still work)
     share = ("country_", landscape_share) if landscape_share and any(p.name.startswith("country_") for p in train) \
         else None
     sampler = PatchSampler(train, scale, s["patch_size"], guide=guide_mode, degradation=degradation,
-                           guide_augment=guide_augment, share=share)
+                           guide_augment=guide_augment, share=share, rescale=rescale)
     patches = sampler.sample(s["patches"], seed)
     if init_from_pretrained and pretrained_path(name, scale).is_file():
         load_weights(model, pretrained_path(name, scale))
@@ -446,6 +449,7 @@ def _train(model, name, scale, mode, s, guide_mode, data, root, out_dir, seed, d
             "val_images": [p.name for p in val], "settings": s, "init_from_pretrained": init_from_pretrained,
             "degradation": degradation, **({"guide_augment": guide_augment} if guide_augment else {}),
             **({"landscape_share": landscape_share} if share else {}),
+            **({"rescale": list(rescale)} if rescale else {}),
             **({"generator_init": generator_init} if discriminator is not None else {}),
             **({"init_from": start} if start is not None else {})}
     return Trainer(model, cfg, patch_batches(patches, cfg.batch_size, seed), validate, out_dir, device,

@@ -267,3 +267,43 @@ def test_patch_sampler_share_gives_a_group_its_probability():
     for bad in (("country_", 0.0), ("country_", 1.0), ("nowhere_", 0.5)):
         with pytest.raises(ValueError, match="share"):
             PatchSampler(pairs, 2, 16, share=bad)
+
+
+def test_rescale_adds_shrunk_pairs_whose_patches_are_their_own_crops():
+    from mmsr.data.patches import shrunk_pair
+    from mmsr.degrade import imresize
+
+    pairs = embedded_pairs("train")[:2]
+    plain = PatchSampler(pairs, 2, 16, guide="rgb", augment=False)
+    s = PatchSampler(pairs, 2, 16, guide="rgb", augment=False, rescale=(0.5, 0.75))
+    assert s.names == [pairs[0].name, f"{pairs[0].name}@0.75", f"{pairs[0].name}@0.5",
+                       pairs[1].name, f"{pairs[1].name}@0.75", f"{pairs[1].name}@0.5"]
+    assert s.weights.sum() == pytest.approx(1.0)
+    # a shrunk image is drawn in proportion to its area: (0.75)^2 of its original's share, up to the mod-crop
+    assert s.weights[1] / s.weights[0] == pytest.approx(0.75 ** 2, rel=0.05)
+    small = shrunk_pair(pairs[0], 0.5)
+    h, w = pairs[0].target.shape
+    assert small.target.shape == (round(h * 0.5), round(w * 0.5)) and small.target.dtype == pairs[0].target.dtype
+    assert np.array_equal(small.guide, imresize(pairs[0].guide, output_shape=small.target.shape))
+    # a patch of a shrunk image is that image's crop, and its LR input is made from the shrunk target
+    a = s.sample(60, seed=1)
+    seen = set()
+    for k in range(60):
+        i, y, x = a.source[k]
+        seen.add(int(i))
+        hr = modcrop(shrunk_pair(pairs[i // 3], (1.0, 0.75, 0.5)[i % 3]).target if i % 3 else pairs[i // 3].target, 2)
+        assert np.allclose(a.hr[k, 0].numpy() * 255, hr[y:y + 16, x:x + 16])
+        assert np.allclose(a.lr[k, 0].numpy() * 255, degrade(hr, 2)[y // 2:y // 2 + 8, x // 2:x // 2 + 8], atol=1e-4)
+    assert seen & {1, 2, 4, 5}   # shrunk images are drawn
+    assert len(plain.images) == 2   # without the option: the pairs as they are
+    for bad in ((1.0,), (0.0,), (-0.5,), ("x",)):
+        with pytest.raises(ValueError, match="rescale"):
+            PatchSampler(pairs, 2, 16, rescale=bad)
+
+
+def test_train_refuses_bad_rescale_before_any_work(tmp_path):
+    from mmsr.recipes import train_model
+
+    with pytest.raises(ValueError, match="rescale"):
+        train_model("recurrent", 2, "smoke", out_dir=tmp_path / "run", rescale=(1.5,))
+    assert not (tmp_path / "run").exists()

@@ -8,14 +8,14 @@ Values are floats in ``[0, 1]`` (divided by each pair's peak). Sampling is a pur
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
 from ..checks import check_scale
-from ..degrade import degrade, modcrop
+from ..degrade import degrade, imresize, modcrop
 from .io import to_gray
 from .pairs import GuidedPair
 
@@ -71,15 +71,40 @@ def disagreeing_guide(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return g[rng.permutation(g.shape[0])]
 
 
+def check_rescale(factors) -> tuple:
+    """``factors`` as a sorted tuple of distinct floats in (0, 1); anything else is refused with one line."""
+    try:
+        out = tuple(sorted({float(f) for f in factors}, reverse=True))
+    except (TypeError, ValueError):
+        raise ValueError(f"rescale factors must be numbers in (0, 1), got {factors!r}") from None
+    if any(not 0.0 < f < 1.0 for f in out):
+        raise ValueError(f"rescale factors must lie in (0, 1) (shrinking only), got {factors!r}")
+    return out
+
+
+def shrunk_pair(pair: GuidedPair, factor: float) -> GuidedPair:
+    """``pair`` with target and guide shrunk by ``factor`` (MATLAB-bicubic with antialiasing, to the same size;
+    integer images stay integers), named ``name@factor``."""
+    h, w = pair.target.shape[:2]
+    size = (max(1, round(h * factor)), max(1, round(w * factor)))
+    return replace(pair, target=imresize(pair.target, output_shape=size),
+                   guide=imresize(pair.guide, output_shape=size), name=f"{pair.name}@{factor:g}")
+
+
 class PatchSampler:
     """Draws aligned patches from pairs; ``scale`` must divide ``patch_size``. ``guide_augment``: the share of
     patches whose guide is made to disagree with the target (:func:`disagreeing_guide`; 0: none, the default).
     Images are drawn in proportion to their area; ``share=(prefix, q)`` instead gives the pairs whose name starts
-    with ``prefix`` (e.g. ``"country_"``) together the probability ``q``, the others ``1 - q``."""
+    with ``prefix`` (e.g. ``"country_"``) together the probability ``q``, the others ``1 - q``.
+    ``rescale``: factors in (0, 1) at which every pair is also shrunk (MATLAB-bicubic, antialiased, rounded to
+    the pair's integers as a saved image would be) and kept as an extra training pair -- scale augmentation,
+    more pairs from the same photos; the LR input of each is made from its own shrunk target, as for the
+    originals. Every image, shrunk or not, is drawn in proportion to its area."""
 
     def __init__(self, pairs: Sequence[GuidedPair], scale: int, patch_size: int = 64, guide: str = "gray",
                  degradation: str = "bicubic", augment: bool = True, guide_augment: float = 0.0,
-                 share: Optional[tuple] = None):
+                 share: Optional[tuple] = None, rescale: Sequence[float] = ()):
+        rescale = check_rescale(rescale)
         if not 0.0 <= float(guide_augment) <= 1.0:
             raise ValueError(f"guide_augment is a probability in [0, 1], got {guide_augment}")
         if share is not None:
@@ -97,7 +122,13 @@ class PatchSampler:
         self.patch_size = int(patch_size)
         self.augment = augment
         self.images = []
+        self.names = []
+        if rescale:
+            pairs = [q for p in pairs for q in (p, *(shrunk_pair(p, f) for f in rescale))]
+            if share is not None:
+                inside = [p.name.startswith(prefix) for p in pairs]
         for p in pairs:
+            self.names.append(p.name)
             hr = modcrop(p.target, self.scale)
             if min(hr.shape) < self.patch_size:
                 raise ValueError(f"pair {p.name} ({hr.shape}) is smaller than the patch size {self.patch_size}")
