@@ -92,7 +92,7 @@ def read_runs(folder) -> dict:
 
 #: choices of a training run that are arguments of :func:`mmsr.recipes.train_model`, not settings: kept in the
 #: record's ``meta`` only when used (name -> the value a record without it had); a table's check reads them too
-RUN_OPTIONS = {"guide_augment": 0.0, "train_split": "train-minus-val"}
+RUN_OPTIONS = {"guide_augment": 0.0, "train_split": "train-minus-val", "rescale": ()}
 
 #: runs of the base setting itself (different seeds): their mean is the zero line, their range the noise
 REPLICATES = ("base", "base_s1", "base_s2")
@@ -244,7 +244,7 @@ X2_DATA = {
 X2_BASE = {"atoms": 32, "rnn_steps": 3, "patches": 20000, "patch_size": 48, "batch_size": 16, "steps": 3000,
            "lr": 1e-3, "milestones": (2000, 2600), "loss": "mse", "updown": "learned", "shared": True,
            "guide_layers": 3, "ema": 0.0, "guide": "rgb", "side_weight": False, "skip_kernel": None, "kernel": 5,
-           "guide_augment": 0.0, "train_split": "train-minus-val"}
+           "guide_augment": 0.0, "train_split": "train-minus-val", "rescale": ()}
 X2_REPLICATES = ("recipe", "recipe_s1", "recipe_s2")
 
 

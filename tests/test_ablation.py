@@ -190,6 +190,10 @@ def test_the_x2_recipe_ablation_changes_one_training_choice_and_reads_the_commit
     augmented["recipe"]["meta"]["guide_augment"] = 0.2
     with pytest.raises(ValueError, match="guide_augment"):
         ablation.ablation_rows(augmented, ablation.X2_RECIPE, ablation.X2_BASE, ablation.X2_REPLICATES)
+    rescaled = copy.deepcopy(recs)   # nor one trained on shrunk copies of its pairs as well
+    rescaled["recipe"]["meta"]["rescale"] = [0.8]
+    with pytest.raises(ValueError, match="rescale"):
+        ablation.ablation_rows(rescaled, ablation.X2_RECIPE, ablation.X2_BASE, ablation.X2_REPLICATES)
     # the refit on all 20 training images: the recipe but for its split, trained on the validation images and on no
     # test image (so the chapter shows no validation score for it)
     from mmsr.data.datasets import EPFL_NIR_TEST
