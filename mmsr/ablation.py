@@ -231,6 +231,14 @@ X2_RECIPE = {
     "lr2e-3": (0, {"lr": 2e-3}, "learning rate 2e-3 instead of 1e-3", "experiments/recurrent_x2_lr2e-3/record.json"),
     "train_half": (0, {"train_split": "train-half"}, "half the training images (9 of 17, every other one; "
                    "--train-split train-half)", "experiments/recurrent_x2_train_half_seed0/record.json"),
+    # more pairs from the same photos: every training pair also shrunk (scale augmentation; seeds 0 and 1 of the
+    # four factors, declared the candidate; one factor with seed 0 as a pointer)
+    "rescale4": (0, {"rescale": (0.9, 0.8, 0.7, 0.6)}, "every training pair also shrunk by 0.9, 0.8, 0.7 and 0.6 "
+                 "(--rescale; the originals 30 % of the area)", "experiments/recurrent_x2_rescale4_seed0/record.json"),
+    "rescale4_s1": (1, {"rescale": (0.9, 0.8, 0.7, 0.6)}, "the same with seed 1",
+                    "experiments/recurrent_x2_rescale4_seed1/record.json"),
+    "rescale08": (0, {"rescale": (0.8,)}, "every training pair also shrunk by 0.8 (the originals 61 % of the area)",
+                  "experiments/recurrent_x2_rescale08_seed0/record.json"),
 }
 #: the x2 recipe trained on all 20 training images (``--train-split train``: the validation images too, so its
 #: validation score validates nothing and it is no candidate): the far end of the question "does the number of
