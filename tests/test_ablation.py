@@ -206,7 +206,8 @@ def test_the_x2_recipe_ablation_changes_one_training_choice_and_reads_the_commit
     meta = data["train_all"]["meta"]
     assert set(meta["val_images"]) < set(meta["train_images"]) and len(meta["train_images"]) == 20
     assert not set(meta["train_images"]) & set(EPFL_NIR_TEST)
-    assert recs["rescale4_s1"]["meta"]["rescale"] == [0.9, 0.8, 0.7, 0.6] and recs["rescale08"]["meta"]["rescale"] == [0.8]
+    assert recs["rescale4_s1"]["meta"]["rescale"] == [0.9, 0.8, 0.7, 0.6]
+    assert recs["rescale08"]["meta"]["rescale"] == [0.8]
     half = recs["train_half"]["meta"]
     assert len(half["train_images"]) == 9 and not set(half["val_images"]) & set(half["train_images"])
 

@@ -27,7 +27,7 @@ class PatchSet:
     lr: torch.Tensor
     guide: torch.Tensor
     hr: torch.Tensor
-    source: np.ndarray  # (N, 3) int: pair index, y, x (HR pixels)
+    source: np.ndarray  # (N, 3) int: image index (the sampler's ``names``), y, x (HR pixels)
 
     def __len__(self):
         return self.hr.shape[0]
@@ -72,7 +72,7 @@ def disagreeing_guide(g: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def check_rescale(factors) -> tuple:
-    """``factors`` as a sorted tuple of distinct floats in (0, 1); anything else is refused with one line."""
+    """``factors`` as a tuple of distinct floats in (0, 1), largest first; anything else is refused with one line."""
     try:
         out = tuple(sorted({float(f) for f in factors}, reverse=True))
     except (TypeError, ValueError):
