@@ -12,6 +12,7 @@ import ast
 import json
 import sys
 
+from .data.patches import check_rescale
 from .degrade import DEGRADATIONS
 from .recipes import TRAINABLE, VALIDATION_SPLITS, train_model
 from .runtime import MODES
@@ -29,6 +30,14 @@ def parse_overrides(items) -> dict:
         except (ValueError, SyntaxError):
             out[key.strip()] = value.strip()
     return out
+
+
+def _rescale_factors(text: str) -> tuple:
+    """``--rescale``'s comma-separated factors, checked (a bad one: argparse's one-line error)."""
+    try:
+        return check_rescale([f for f in text.split(",") if f.strip()])
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main(argv=None) -> int:
@@ -63,15 +72,11 @@ def main(argv=None) -> int:
                     help="start from these weights (an mmsr .safetensors of the same architecture, e.g. the x4 "
                          "weights for an x8 run); tensors whose shape depends on the scale keep their initialisation; "
                          "recorded with their digest")
-    ap.add_argument("--rescale", default="", metavar="F1,F2,...",
+    ap.add_argument("--rescale", type=_rescale_factors, default=(), metavar="F1,F2,...",
                     help="scale augmentation: also train on every training pair shrunk by these factors in (0, 1), "
                          "e.g. 0.9,0.8,0.7,0.6 (validation images are never shrunk; recorded)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    try:
-        rescale = tuple(float(f) for f in args.rescale.split(",") if f.strip())
-    except ValueError:
-        raise SystemExit(f"--rescale takes comma-separated numbers in (0, 1), got {args.rescale!r}") from None
     overrides = parse_overrides(args.set)
     if args.steps is not None:
         overrides["steps"] = args.steps
@@ -81,7 +86,7 @@ def main(argv=None) -> int:
                          device=args.device, progress=not args.no_progress, time_budget=args.time_budget,
                          degradation=args.degradation, guide_augment=args.guide_augment,
                          train_split=args.train_split, landscape_share=args.landscape_share,
-                         init_from=args.init_from, rescale=rescale, **overrides)
+                         init_from=args.init_from, rescale=args.rescale, **overrides)
     if not result.record:
         print(f"stopped before the time budget at step {result.stopped_at}; checkpoint in {args.out}; "
               f"re-run the same command to continue")

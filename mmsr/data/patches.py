@@ -125,8 +125,6 @@ class PatchSampler:
         self.names = []
         if rescale:
             pairs = [q for p in pairs for q in (p, *(shrunk_pair(p, f) for f in rescale))]
-            if share is not None:
-                inside = [p.name.startswith(prefix) for p in pairs]
         for p in pairs:
             self.names.append(p.name)
             hr = modcrop(p.target, self.scale)
@@ -139,7 +137,7 @@ class PatchSampler:
         areas = np.array([im[2].size for im in self.images], dtype=np.float64)
         self.weights = areas / areas.sum()
         if share is not None:
-            mask = np.array(inside)
+            mask = np.array([n.startswith(prefix) for n in self.names])   # shrunk copies keep their prefix
             self.weights = np.where(mask, float(q) * areas / areas[mask].sum(),
                                     (1.0 - float(q)) * areas / areas[~mask].sum())
 
