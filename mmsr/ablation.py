@@ -248,12 +248,30 @@ X2_DATA = {
     "train_all": (0, {"train_split": "train"}, "all 20 training images, the 3 validation images among them",
                   "experiments/recurrent_x2_train_all_seed0/record.json"),
 }
+#: chapter 7's other open ablation question: the x4 choices decided by 500-step runs (:data:`VARIANTS`) that ended
+#: within the seeds' spread of the base (per-step weights, sub-pixel Up / Down) or may catch up given time (T = 5),
+#: trained at the committed x4 recipe's length (3,000 steps), seed 0 each, against the recipe's three seeds.
+#: name -> (seed, change, what it asks, record path relative to the weights folder)
+X4_RECIPE = {
+    "recipe": (0, {}, "the committed x4 recipe: 32 atoms, T = 3, MSE, learning rate 1e-3", "recurrent_x4.json"),
+    "recipe_s1": (1, {}, "the recipe again with seed 1", "experiments/recurrent_x4_seed1/record.json"),
+    "recipe_s2": (2, {}, "the recipe again with seed 2", "experiments/recurrent_x4_seed2/record.json"),
+    "perstep": (0, {"shared": False}, "steps 2..T with their own filters and thresholds (+0.13 dB at 500 steps; "
+                "level at x2 full length)", "experiments/recurrent_x4_perstep/record.json"),
+    "updown_subpixel": (0, {"updown": "subpixel"}, "sub-pixel Up / Down (+0.16 dB at 500 steps; lower at x2 full "
+                        "length)", "experiments/recurrent_x4_updown_subpixel/record.json"),
+    "steps5": (0, {"rnn_steps": 5}, "T = 5 steps (-0.59 dB at 500 steps: does it catch up?)",
+               "experiments/recurrent_x4_steps5/record.json"),
+}
 #: the settings every run of :data:`X2_RECIPE` shares, but for its change
 X2_BASE = {"atoms": 32, "rnn_steps": 3, "patches": 20000, "patch_size": 48, "batch_size": 16, "steps": 3000,
            "lr": 1e-3, "milestones": (2000, 2600), "loss": "mse", "updown": "learned", "shared": True,
            "guide_layers": 3, "ema": 0.0, "guide": "rgb", "side_weight": False, "skip_kernel": None, "kernel": 5,
            "guide_augment": 0.0, "train_split": "train-minus-val", "rescale": ()}
 X2_REPLICATES = ("recipe", "recipe_s1", "recipe_s2")
+#: the x4 runs share the x2 recipe's settings (the committed x4 recipe is the same at scale 4)
+X4_BASE = X2_BASE
+X4_REPLICATES = X2_REPLICATES
 
 
 #: chapter 5's question for LMCSC at x4 (issue #11: at equal cost it stayed under DJF, which reads the colour guide
@@ -447,6 +465,11 @@ def read_variant_runs(variants: dict, weights_dir=None) -> dict:
 def read_x2_runs(weights_dir=None) -> dict:
     """name -> training record of every run of :data:`X2_RECIPE` whose record exists (in its order)."""
     return read_variant_runs(X2_RECIPE, weights_dir)
+
+
+def read_x4_runs(weights_dir=None) -> dict:
+    """name -> training record of every run of :data:`X4_RECIPE` whose record exists (in its order)."""
+    return read_variant_runs(X4_RECIPE, weights_dir)
 
 
 def seed_arm_rows(records: dict, arms: dict, summ: dict, sets: Sequence[str] = ("test", "country-heldout")):

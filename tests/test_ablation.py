@@ -322,3 +322,22 @@ def test_the_lmcsc_size_sweep_reads_its_committed_records_and_plots_them_at_equa
     assert max(ends) - min(ends) < 0.05 * max(ends)
     assert abs(max(ends) - ablation.LMCSC_X2_SIZE_BUDGET_SECONDS / 60) < 0.05 * max(ends)
     plt.close("all")
+
+
+def test_x4_full_length_runs_change_one_setting_of_the_committed_x4_recipe():
+    """chapter 7's x4 question at full length: every run of X4_RECIPE is the committed x4 recipe with one setting
+    changed (the replicates none), its records at scale 4, and the replicates' records are the committed x4 weights
+    and its seeds."""
+    from mmsr.recipes import TRAINING_SETTINGS
+
+    known = set(RECURRENT_SETTINGS["default"]) | set(TRAINING_SETTINGS) | set(ablation.RUN_OPTIONS)
+    for name, (seed, change, what, rel) in ablation.X4_RECIPE.items():
+        assert set(change) <= known and all(ablation.X4_BASE[k] != v for k, v in change.items()), name
+        assert len(change) == (0 if name in ablation.X4_REPLICATES else 1), name
+        assert what and rel.endswith(".json")
+    recs = ablation.read_x4_runs()
+    assert set(ablation.X4_REPLICATES) <= set(recs)
+    assert all(r["meta"]["scale"] == 4 for r in recs.values())
+    assert [recs[n]["config"]["seed"] for n in ablation.X4_REPLICATES] == [0, 1, 2]
+    header, rows = ablation.ablation_rows(recs, ablation.X4_RECIPE, ablation.X4_BASE, ablation.X4_REPLICATES)
+    assert [r[0] for r in rows] == list(recs)
