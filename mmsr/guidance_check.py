@@ -24,6 +24,7 @@ import torch
 
 from .data.datasets import country_part, load_epfl_nir
 from .evaluate import Bicubic, evaluate, prepare_inputs
+from .models.model_mean import MeanOfModels
 from .models.self_ensemble import SelfEnsemble
 from .recipes import (TRAINABLE, guide_mode_of, guided_filter_model, load_pretrained, pretrained_guide_mode,
                       pretrained_path)
@@ -223,9 +224,40 @@ def loss_by_trust(gate, pairs, scale: int, guide_mode: str, bins=TRUST_BINS, dev
 
 def trained_on_country(source: str) -> bool:
     """Whether the run folder ``source`` trained on landscapes (its record's training split names ``country``);
-    such a model is scored on the held-out half only (:func:`~mmsr.data.datasets.country_part`)."""
+    such a model is scored on the held-out half only (:func:`~mmsr.data.datasets.country_part`). A mean of models
+    (:func:`mean_of_methods`) trained on them if any member did."""
+    if source.startswith(MEAN_OF):
+        return any(trained_on_country(s) for s in source[len(MEAN_OF):].split(MEAN_SEP))
     rec = Path(source) / "record.json"
     return rec.is_file() and "country" in json.loads(rec.read_text())["meta"].get("train_split", "")
+
+
+#: how the source of a mean of models (:func:`mean_of_methods`) is written: the prefix, then its members' sources
+MEAN_OF, MEAN_SEP = "mean of: ", " + "
+
+
+def mean_of_methods(members: dict) -> tuple:
+    """``(model, guide_mode, source)`` of the mean of ``members`` (name -> ``(model, guide_mode, source)``, at least
+    two; :class:`~mmsr.models.model_mean.MeanOfModels`), e.g. the seeds of one recipe. They must read the guide
+    the same way; the source lists theirs, so its records say which weights were averaged."""
+    modes = {mode for _, mode, _ in members.values()}
+    if len(members) < 2 or len(modes) != 1:
+        raise ValueError(f"a mean of models needs at least two members that read the guide one way, got "
+                         f"{ {n: mode for n, (_, mode, _) in members.items()} }")
+    return (MeanOfModels([m for m, _, _ in members.values()]), modes.pop(),
+            MEAN_OF + MEAN_SEP.join(src for _, _, src in members.values()))
+
+
+def parse_mean_of(items: Sequence[str]) -> list:
+    """``NAME=A,B,...`` items of ``--mean-of`` as ``(name, [A, B, ...])``; one-line errors for a bad form."""
+    out = []
+    for item in items:
+        name, _, members = item.partition("=")
+        names = [m.strip() for m in members.split(",") if m.strip()]
+        if not name or len(names) < 2 or len(set(names)) != len(names):
+            raise ValueError(f"--mean-of expects NAME=A,B[,...] with at least two different methods, got {item!r}")
+        out.append((name, names))
+    return out
 
 
 #: the image sets :func:`run` can score: the 8 test images, the ``country`` landscapes (all 52, or only the 26
@@ -489,6 +521,10 @@ def main(argv=None) -> int:
                     help="also score these methods (committed, --gate or --run names) with the test-time "
                          "self-ensemble: the mean over the 8 flips/turns of target and guide, scored as "
                          "'METHOD+self-ensemble' (mmsr.models.self_ensemble; 8 times the inference time)")
+    ap.add_argument("--mean-of", action="append", default=[], metavar="NAME=A,B,...",
+                    help="also score the mean of these methods' outputs (committed, --gate or --run names, e.g. "
+                         "the seeds of one recipe) as NAME (mmsr.models.model_mean; one forward pass per member); "
+                         "NAME may then be given to --ensemble")
     ap.add_argument("--sets", nargs="+", default=["test", "country"], choices=SETS,
                     help="image sets to score (default: test and country; 'test' alone is quicker, e.g. for "
                          "extra seeds; 'country-heldout': only the 26 landscapes no model trained on; 'val': the "
@@ -507,8 +543,16 @@ def main(argv=None) -> int:
     if bad:
         raise SystemExit(f"--run expects NAME=DIR, got {bad[0]!r}")
     known = set(methods) | {f"{m}+gate" for m in a.gate} | {name for name, _, _ in runs}
-    unknown = [m for m in a.ensemble if m not in known]
+    try:
+        means = parse_mean_of(a.mean_of)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
+    unknown = [m for _, members in means for m in members if m not in known]
     if unknown:   # before any long work (gate selection, scoring)
+        raise SystemExit(f"--mean-of: unknown method(s) {unknown}; expected some of {sorted(known)}")
+    known |= {name for name, _ in means}
+    unknown = [m for m in a.ensemble if m not in known]
+    if unknown:
         raise SystemExit(f"--ensemble: unknown method(s) {unknown}; expected some of {sorted(known)}")
     committed = methods
     if a.only_runs:
@@ -521,6 +565,8 @@ def main(argv=None) -> int:
         methods[f"{m}+gate"] = gated_method(m, a.scale, setting)
     for name, _, folder in runs:
         methods[name] = run_method(folder)
+    for name, members in means:   # members need not be scored themselves (--only-runs)
+        methods[name] = mean_of_methods({m: methods[m] if m in methods else committed[m] for m in members})
     for name in a.ensemble:   # same source: the method name says it is the ensemble
         model, guide_mode, source = methods[name] if name in methods else committed[name]
         methods[f"{name}+self-ensemble"] = (SelfEnsemble(model), guide_mode, source)

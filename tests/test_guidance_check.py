@@ -389,3 +389,44 @@ def test_run_method_scores_committed_weights_under_another_name_with_their_sourc
     shutil.copy(path.with_suffix(".json"), plain.with_suffix(".json"))
     with pytest.raises(ValueError, match="neither in a run folder"):
         run_method(plain)
+
+
+def test_mean_of_cli_refuses_bad_forms_first_and_scores_the_mean_of_its_members(tmp_path):
+    from test_portability import embedded_pack
+
+    from mmsr.guidance_check import MEAN_OF, main, mean_of_methods, trained_on_country
+    from mmsr.records import read_records
+
+    for bad in ("three=bicubic", "=bicubic,srcnn", "two=bicubic,bicubic"):
+        with pytest.raises(SystemExit, match="--mean-of expects NAME=A,B"):
+            main(["--scale", "2", "--mean-of", bad])
+    with pytest.raises(SystemExit, match="--mean-of: unknown method"):
+        main(["--scale", "2", "--mean-of", "m=bicubic,recurrent seed 9"])   # a run not given with --run
+    with pytest.raises(ValueError, match="read the guide one way"):
+        mean_of_methods({"a": (Bicubic(2), "gray", "x"), "b": (Bicubic(2), "rgb", "y")})
+    embedded_pack(tmp_path / "data")
+    main(["--scale", "2", "--root", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--only-runs",
+          "--mean-of", "bic+guided=bicubic,guided_filter", "--ensemble", "bic+guided", "--sets", "test"])
+    recs = read_records(tmp_path / "out" / "guidance_x2.jsonl")
+    by = {}
+    for r in recs:
+        by.setdefault(r["method"], {})[r["image"]] = r
+    assert set(by) >= {"bic+guided", "bic+guided+self-ensemble"} and "guided_filter" not in by
+    src = next(iter(by["bic+guided"].values()))["source"]
+    assert src.startswith(MEAN_OF) and src.count(" + ") == 1
+    assert not trained_on_country(src)
+    # bicubic and the guided filter differ, so their mean differs from bicubic on every image
+    assert all(abs(by["bicubic"][k]["psnr"] - r["psnr"]) > 1e-3 for k, r in by["bic+guided"].items())
+
+
+def test_a_mean_trained_on_landscapes_if_any_member_did(tmp_path):
+    import json
+
+    from mmsr.guidance_check import MEAN_OF, MEAN_SEP, trained_on_country
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "record.json").write_text(json.dumps({"meta": {"train_split": "train+country"}}))
+    assert trained_on_country(str(run))
+    assert trained_on_country(MEAN_OF + MEAN_SEP.join(["formula", str(run)]))
+    assert not trained_on_country(MEAN_OF + MEAN_SEP.join(["formula", "mmsr/weights/x.safetensors@0"]))
