@@ -522,9 +522,10 @@ def main(argv=None) -> int:
                          "self-ensemble: the mean over the 8 flips/turns of target and guide, scored as "
                          "'METHOD+self-ensemble' (mmsr.models.self_ensemble; 8 times the inference time)")
     ap.add_argument("--mean-of", action="append", default=[], metavar="NAME=A,B,...",
-                    help="also score the mean of these methods' outputs (committed, --gate or --run names, e.g. "
-                         "the seeds of one recipe) as NAME (mmsr.models.model_mean; one forward pass per member); "
-                         "NAME may then be given to --ensemble")
+                    help="also score the mean of these methods' outputs (committed, --gate or --run names, or "
+                         "run folders, which are loaded but not scored themselves; e.g. the seeds of one recipe) as "
+                         "NAME (mmsr.models.model_mean; one forward pass per member); NAME may then be given to "
+                         "--ensemble")
     ap.add_argument("--sets", nargs="+", default=["test", "country"], choices=SETS,
                     help="image sets to score (default: test and country; 'test' alone is quicker, e.g. for "
                          "extra seeds; 'country-heldout': only the 26 landscapes no model trained on; 'val': the "
@@ -547,9 +548,9 @@ def main(argv=None) -> int:
         means = parse_mean_of(a.mean_of)
     except ValueError as e:
         raise SystemExit(str(e)) from None
-    unknown = [m for _, members in means for m in members if m not in known]
+    unknown = [m for _, members in means for m in members if m not in known and not Path(m).exists()]
     if unknown:   # before any long work (gate selection, scoring)
-        raise SystemExit(f"--mean-of: unknown method(s) {unknown}; expected some of {sorted(known)}")
+        raise SystemExit(f"--mean-of: unknown method(s) {unknown}; expected some of {sorted(known)} or run folders")
     known |= {name for name, _ in means}
     unknown = [m for m in a.ensemble if m not in known]
     if unknown:
@@ -565,8 +566,9 @@ def main(argv=None) -> int:
         methods[f"{m}+gate"] = gated_method(m, a.scale, setting)
     for name, _, folder in runs:
         methods[name] = run_method(folder)
-    for name, members in means:   # members need not be scored themselves (--only-runs)
-        methods[name] = mean_of_methods({m: methods[m] if m in methods else committed[m] for m in members})
+    for name, members in means:   # a member given as a folder is loaded, not scored itself
+        methods[name] = mean_of_methods({m: methods[m] if m in methods else committed[m] if m in committed
+                                         else run_method(m) for m in members})
     for name in a.ensemble:   # same source: the method name says it is the ensemble
         model, guide_mode, source = methods[name] if name in methods else committed[name]
         methods[f"{name}+self-ensemble"] = (SelfEnsemble(model), guide_mode, source)

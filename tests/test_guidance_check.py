@@ -401,7 +401,7 @@ def test_mean_of_cli_refuses_bad_forms_first_and_scores_the_mean_of_its_members(
         with pytest.raises(SystemExit, match="--mean-of expects NAME=A,B"):
             main(["--scale", "2", "--mean-of", bad])
     with pytest.raises(SystemExit, match="--mean-of: unknown method"):
-        main(["--scale", "2", "--mean-of", "m=bicubic,recurrent seed 9"])   # a run not given with --run
+        main(["--scale", "2", "--mean-of", "m=bicubic,recurrent seed 9"])   # neither a method nor a folder
     with pytest.raises(ValueError, match="read the guide one way"):
         mean_of_methods({"a": (Bicubic(2), "gray", "x"), "b": (Bicubic(2), "rgb", "y")})
     embedded_pack(tmp_path / "data")
@@ -415,6 +415,16 @@ def test_mean_of_cli_refuses_bad_forms_first_and_scores_the_mean_of_its_members(
     src = next(iter(by["bic+guided"].values()))["source"]
     assert src.startswith(MEAN_OF) and src.count(" + ") == 1
     assert not trained_on_country(src)
+    # a member given as a run folder is loaded (its source in the mean's) but not scored on its own
+    from mmsr.recipes import WEIGHTS_DIR
+
+    folder = str(WEIGHTS_DIR / "experiments" / "srcnn_x2_seed1")
+    main(["--scale", "2", "--root", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--only-runs",
+          "--mean-of", f"bic+srcnn1=bicubic,{folder}", "--sets", "val"])
+    recs = read_records(tmp_path / "out" / "guidance_x2.jsonl")
+    mean = [r for r in recs if r["method"] == "bic+srcnn1"]
+    assert mean and all(folder in r["source"] for r in mean)
+    assert not any(folder == r["source"] for r in recs)
     # bicubic and the guided filter differ, so their mean differs from bicubic on every image
     assert all(abs(by["bicubic"][k]["psnr"] - r["psnr"]) > 1e-3 for k, r in by["bic+guided"].items())
 
