@@ -543,6 +543,9 @@ def main(argv=None) -> int:
     bad = [item for item, (_, _, folder) in zip(a.run, runs) if not folder]
     if bad:
         raise SystemExit(f"--run expects NAME=DIR, got {bad[0]!r}")
+    missing = [folder for _, _, folder in runs if not Path(folder).exists()]
+    if missing:   # e.g. a NAME with "=" in it: the folder starts at the first "="
+        raise SystemExit(f"--run: no run folder {missing[0]!r} (NAME=DIR; NAME must not contain '=')")
     known = set(methods) | {f"{m}+gate" for m in a.gate} | {name for name, _, _ in runs}
     try:
         means = parse_mean_of(a.mean_of)

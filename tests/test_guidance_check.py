@@ -440,3 +440,15 @@ def test_a_mean_trained_on_landscapes_if_any_member_did(tmp_path):
     assert trained_on_country(str(run))
     assert trained_on_country(MEAN_OF + MEAN_SEP.join(["formula", str(run)]))
     assert not trained_on_country(MEAN_OF + MEAN_SEP.join(["formula", "mmsr/weights/x.safetensors@0"]))
+
+
+def test_run_cli_refuses_a_missing_folder_in_one_line_before_any_work(tmp_path):
+    from mmsr.guidance_check import main
+
+    with pytest.raises(SystemExit, match="--run expects NAME=DIR"):
+        main(["--scale", "4", "--run", "no folder"])
+    # a name with "=" in it moves the folder's start: refused with the reason, not a traceback
+    folder = tmp_path / "run"
+    folder.mkdir()
+    with pytest.raises(SystemExit, match="--run: no run folder ' 5="):
+        main(["--scale", "4", "--run", f"recurrent T = 5={folder}"])
