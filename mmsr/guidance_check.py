@@ -238,11 +238,11 @@ MEAN_OF, MEAN_SEP = "mean of: ", " + "
 
 def mean_of_methods(members: dict) -> tuple:
     """``(model, guide_mode, source)`` of the mean of ``members`` (name -> ``(model, guide_mode, source)``, at least
-    two; :class:`~mmsr.models.model_mean.MeanOfModels`), e.g. the seeds of one recipe. They must read the guide
-    the same way; the source lists theirs, so its records say which weights were averaged."""
+    two, counted by :class:`~mmsr.models.model_mean.MeanOfModels`), e.g. the seeds of one recipe. They must read
+    the guide the same way; the source lists theirs, so its records say which weights were averaged."""
     modes = {mode for _, mode, _ in members.values()}
-    if len(members) < 2 or len(modes) != 1:
-        raise ValueError(f"a mean of models needs at least two members that read the guide one way, got "
+    if len(modes) > 1:
+        raise ValueError(f"a mean of models needs members that read the guide one way, got "
                          f"{ {n: mode for n, (_, mode, _) in members.items()} }")
     return (MeanOfModels([m for m, _, _ in members.values()]), modes.pop(),
             MEAN_OF + MEAN_SEP.join(src for _, _, src in members.values()))
