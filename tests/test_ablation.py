@@ -341,3 +341,37 @@ def test_x4_full_length_runs_change_one_setting_of_the_committed_x4_recipe():
     assert [recs[n]["config"]["seed"] for n in ablation.X4_REPLICATES] == [0, 1, 2]
     header, rows = ablation.ablation_rows(recs, ablation.X4_RECIPE, ablation.X4_BASE, ablation.X4_REPLICATES)
     assert [r[0] for r in rows] == list(recs)
+
+
+def test_cave_x4_runs_change_one_setting_of_the_committed_cave_recipe():
+    """the CAVE transfer question: every run of CAVE_X4_UPDOWN is the committed CAVE x4 recipe with sub-pixel Up /
+    Down or nothing changed, each change seed paired with a recipe seed, the replicates' records CAVE x4 seeds 0-2."""
+    from mmsr.recipes import TRAINING_SETTINGS
+
+    known = set(RECURRENT_SETTINGS["default"]) | set(TRAINING_SETTINGS) | set(ablation.RUN_OPTIONS)
+    seeds = {}
+    for name, (seed, change, what, rel) in ablation.CAVE_X4_UPDOWN.items():
+        assert set(change) <= known and all(ablation.CAVE_X4_BASE[k] != v for k, v in change.items()), name
+        assert len(change) == (0 if name in ablation.CAVE_X4_REPLICATES else 1), name
+        assert what and rel.endswith(".json") and "cave" in rel
+        seeds.setdefault(bool(change), []).append(seed)
+    assert seeds[False] == seeds[True] == [0, 1, 2]
+    recs = ablation.read_cave_x4_runs()
+    assert set(ablation.CAVE_X4_REPLICATES) <= set(recs)
+    assert all(r["meta"]["scale"] == 4 and r["meta"]["data"] == "cave" for r in recs.values())
+    header, rows = ablation.ablation_rows(recs, ablation.CAVE_X4_UPDOWN, ablation.CAVE_X4_BASE,
+                                          ablation.CAVE_X4_REPLICATES)
+    assert [r[0] for r in rows] == list(recs)
+
+
+def test_paired_wins_needs_every_seed_above_its_pair():
+    def rec(v):
+        return {"final_validation": {"val_psnr": v}}
+
+    pairs = [("c0", "r0"), ("c1", "r1"), ("c2", "r2")]
+    base = {"r0": rec(30.0), "r1": rec(30.1), "r2": rec(30.5)}
+    assert ablation.paired_wins({**base, "c0": rec(30.2), "c1": rec(30.2), "c2": rec(30.6)}, pairs) is True
+    # above the recipe's mean is not enough: c2 is under its own pair
+    assert ablation.paired_wins({**base, "c0": rec(30.2), "c1": rec(30.2), "c2": rec(30.4)}, pairs) is False
+    assert ablation.paired_wins({**base, "c0": rec(30.2), "c1": rec(30.1)}, pairs) is False   # a tie is no win
+    assert ablation.paired_wins({**base, "c0": rec(30.2), "c1": rec(30.2)}, pairs) is None    # c2 unfinished
