@@ -517,6 +517,53 @@ def paired_wins(records: dict, pairs: Sequence[tuple[str, str]]) -> Optional[boo
     return True if decided else None
 
 
+#: a change's seeds paired with the recipe's same seeds (the names :data:`X4_RECIPE` and :data:`CAVE_X4_UPDOWN` use)
+SUBPIXEL_PAIRS = (("updown_subpixel", "recipe"), ("updown_subpixel_s1", "recipe_s1"),
+                  ("updown_subpixel_s2", "recipe_s2"))
+
+
+def paired_rows(records: dict, pairs: Sequence[tuple[str, str]]) -> tuple[list, list]:
+    """``(header, rows)``: per finished ``(change, recipe)`` pair its seed, both final validation PSNRs and their
+    difference, then a row with the mean difference and how many pairs the change is above (a pair whose seeds
+    differ is refused: the rule compares a seed with itself)."""
+    header = ["seed", "recipe (dB)", "change (dB)", "change - recipe (dB)"]
+    rows, diffs = [], []
+    for change, recipe in pairs:
+        if change not in records or recipe not in records:
+            continue
+        seed = records[change]["config"]["seed"]
+        if records[recipe]["config"]["seed"] != seed:
+            raise ValueError(f"{change!r} and {recipe!r} were trained with different seeds")
+        c, r = (records[n]["final_validation"]["val_psnr"] for n in (change, recipe))
+        diffs.append(c - r)
+        rows.append([seed, f"{r:.2f}", f"{c:.2f}", f"{c - r:+.2f}"])
+    if diffs:
+        rows.append(["**mean**", "", "", f"{sum(diffs) / len(diffs):+.2f} ({sum(d > 0 for d in diffs)} of "
+                     f"{len(diffs)} above)"])
+    return header, rows
+
+
+def plot_pairs(records: dict, pairs: Sequence[tuple[str, str]], ax=None, title: str = "",
+               labels: tuple[str, str] = ("recipe", "change")):
+    """One line per finished ``(change, recipe)`` pair from the recipe's final validation PSNR (left) to the
+    change's (right), labelled by seed: a line that climbs is a seed the change helped."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.2, 3.2))
+    for change, recipe in pairs:
+        if change in records and recipe in records:
+            r, c = (records[n]["final_validation"]["val_psnr"] for n in (recipe, change))
+            seed = records[change]["config"]["seed"]
+            ax.plot([0, 1], [r, c], marker="o", c=f"C{seed}", label=f"seed {seed}: {c - r:+.2f}")
+    ax.set_xticks([0, 1], labels)
+    ax.set_xlim(-0.3, 1.3)
+    ax.set_ylabel("final validation PSNR (dB)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return ax
+
+
 def seed_arm_rows(records: dict, arms: dict, summ: dict, sets: Sequence[str] = ("test", "country-heldout")):
     """``(header, rows)`` comparing arms of seeds run by seed: per seed its final validation PSNR (from the
     training ``records``, name -> record, e.g. :func:`read_x2_runs`) and its mean PSNR on each of ``sets`` (from

@@ -375,3 +375,34 @@ def test_paired_wins_needs_every_seed_above_its_pair():
     assert ablation.paired_wins({**base, "c0": rec(30.2), "c1": rec(30.2), "c2": rec(30.4)}, pairs) is False
     assert ablation.paired_wins({**base, "c0": rec(30.2), "c1": rec(30.1)}, pairs) is False   # a tie is no win
     assert ablation.paired_wins({**base, "c0": rec(30.2), "c1": rec(30.2)}, pairs) is None    # c2 unfinished
+
+
+def test_paired_rows_compare_each_seed_with_itself():
+    def rec(seed, v):
+        return {"config": {"seed": seed}, "final_validation": {"val_psnr": v}}
+
+    recs = {"recipe": rec(0, 30.0), "recipe_s1": rec(1, 30.5), "updown_subpixel": rec(0, 30.3),
+            "updown_subpixel_s1": rec(1, 30.4), "recipe_s2": rec(2, 31.0)}
+    header, rows = ablation.paired_rows(recs, ablation.SUBPIXEL_PAIRS)
+    assert len(header) == 4
+    assert rows[:2] == [[0, "30.00", "30.30", "+0.30"], [1, "30.50", "30.40", "-0.10"]]
+    assert rows[2][-1] == "+0.10 (1 of 2 above)"                 # seed 2 unfinished: left out, not counted
+    recs["updown_subpixel_s1"] = rec(2, 30.4)
+    with pytest.raises(ValueError, match="different seeds"):
+        ablation.paired_rows(recs, ablation.SUBPIXEL_PAIRS)
+
+
+def test_plot_pairs_draws_one_line_per_finished_pair():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def rec(seed, v):
+        return {"config": {"seed": seed}, "final_validation": {"val_psnr": v}}
+
+    recs = {"recipe": rec(0, 30.0), "updown_subpixel": rec(0, 30.3), "recipe_s1": rec(1, 30.5)}
+    ax = ablation.plot_pairs(recs, ablation.SUBPIXEL_PAIRS)
+    (line,) = ax.get_lines()
+    assert list(line.get_ydata()) == [30.0, 30.3]
+    plt.close("all")
