@@ -560,7 +560,8 @@ def plot_pairs(records: dict, pairs: Sequence[tuple[str, str]], ax=None, title: 
     ax.set_xlim(-0.3, 1.3)
     ax.set_ylabel("final validation PSNR (dB)")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
+    if ax.get_lines():
+        ax.legend(fontsize=8)
     return ax
 
 
