@@ -507,14 +507,17 @@ def paired_wins(records: dict, pairs: Sequence[tuple[str, str]]) -> Optional[boo
     """The declared rule of a change run with the recipe's seeds: ``True`` if every ``(change, recipe)`` pair of
     run names ends with the change's final validation PSNR above the recipe's, ``False`` as soon as one finished
     pair does not, ``None`` while a pair is unfinished and every finished one is above (not decided yet)."""
-    decided = True
+    finished = list(_finished_pairs(records, pairs))
+    if any(c <= r for _, _, c, r in finished):
+        return False
+    return True if len(finished) == len(pairs) else None
+
+
+def _finished_pairs(records: dict, pairs: Sequence[tuple[str, str]]):
+    """``(change, recipe, change's final validation PSNR, recipe's)`` for each pair whose two records exist."""
     for change, recipe in pairs:
-        if change not in records or recipe not in records:
-            decided = False
-            continue
-        if records[change]["final_validation"]["val_psnr"] <= records[recipe]["final_validation"]["val_psnr"]:
-            return False
-    return True if decided else None
+        if change in records and recipe in records:
+            yield change, recipe, *(records[n]["final_validation"]["val_psnr"] for n in (change, recipe))
 
 
 #: a change's seeds paired with the recipe's same seeds (the names :data:`X4_RECIPE` and :data:`CAVE_X4_UPDOWN` use)
@@ -528,13 +531,10 @@ def paired_rows(records: dict, pairs: Sequence[tuple[str, str]]) -> tuple[list, 
     differ is refused: the rule compares a seed with itself)."""
     header = ["seed", "recipe (dB)", "change (dB)", "change - recipe (dB)"]
     rows, diffs = [], []
-    for change, recipe in pairs:
-        if change not in records or recipe not in records:
-            continue
+    for change, recipe, c, r in _finished_pairs(records, pairs):
         seed = records[change]["config"]["seed"]
         if records[recipe]["config"]["seed"] != seed:
             raise ValueError(f"{change!r} and {recipe!r} were trained with different seeds")
-        c, r = (records[n]["final_validation"]["val_psnr"] for n in (change, recipe))
         diffs.append(c - r)
         rows.append([seed, f"{r:.2f}", f"{c:.2f}", f"{c - r:+.2f}"])
     if diffs:
@@ -551,11 +551,9 @@ def plot_pairs(records: dict, pairs: Sequence[tuple[str, str]], ax=None, title: 
 
     if ax is None:
         _, ax = plt.subplots(figsize=(3.2, 3.2))
-    for change, recipe in pairs:
-        if change in records and recipe in records:
-            r, c = (records[n]["final_validation"]["val_psnr"] for n in (recipe, change))
-            seed = records[change]["config"]["seed"]
-            ax.plot([0, 1], [r, c], marker="o", c=f"C{seed}", label=f"seed {seed}: {c - r:+.2f}")
+    for change, _, c, r in _finished_pairs(records, pairs):
+        seed = records[change]["config"]["seed"]
+        ax.plot([0, 1], [r, c], marker="o", c=f"C{seed}", label=f"seed {seed}: {c - r:+.2f}")
     ax.set_xticks([0, 1], labels)
     ax.set_xlim(-0.3, 1.3)
     ax.set_ylabel("final validation PSNR (dB)")
